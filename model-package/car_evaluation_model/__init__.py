@@ -1,0 +1,25 @@
+"""car-evaluation-model: a trained classifier for the UCI Car Evaluation data set.
+
+Public API::
+
+    from car_evaluation_model import __version__, make_prediction, load_model_card
+    from car_evaluation_model.config.core import config   # features and allowed values
+"""
+
+from pathlib import Path
+
+__version__: str = (Path(__file__).resolve().parent / "VERSION").read_text(encoding="utf-8").strip()
+
+from car_evaluation_model.predict import PredictionResult, make_prediction
+from car_evaluation_model.processing.data_manager import ModelArtifactError, load_model_card
+from car_evaluation_model.processing.validation import CarInput, RowError
+
+__all__ = [
+    "CarInput",
+    "ModelArtifactError",
+    "PredictionResult",
+    "RowError",
+    "__version__",
+    "load_model_card",
+    "make_prediction",
+]

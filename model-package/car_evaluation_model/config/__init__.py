@@ -1,0 +1,1 @@
+"""Typed configuration of the model package (see ``config.yml``)."""

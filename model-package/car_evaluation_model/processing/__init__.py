@@ -1,0 +1,1 @@
+"""Data loading, feature encoding and input validation."""

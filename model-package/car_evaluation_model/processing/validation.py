@@ -1,0 +1,163 @@
+"""Check input rows against the allowed values of every feature.
+
+``CarInput`` is a pydantic model built from the config, so the allowed values, their order
+and the JSON schema (enums) come from ``config.yml`` alone. Besides the data set's strings,
+``doors`` and ``persons`` accept the integers people naturally write (``"doors": 4``).
+Nothing else is coerced: ``"VHIGH "`` and ``"cheap"`` are errors naming the allowed values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from numbers import Integral
+from typing import Annotated, Any, Literal, TypedDict
+
+import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
+
+from car_evaluation_model.config.core import FeatureSpec, ModelConfig, config
+
+InputData = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]
+
+
+class RowError(TypedDict):
+    """One problem with one input row."""
+
+    row: int | None  # position of the row in the input; None when the input as a whole is bad
+    field: str | None  # the offending field; None when the row itself is not an object
+    value: Any  # what was given (None when the field is missing)
+    allowed: list[str]  # the values (or, for an unknown field, the field names) accepted
+    message: str
+
+
+def integer_aliases(values: Sequence[str]) -> dict[int, str]:
+    """The integers that stand for values such as ``"4"``: ``{4: "4"}``."""
+    return {int(value): value for value in values if value.isdecimal()}
+
+
+def _canonical_category(aliases: dict[int, str]) -> Any:
+    def canonical(value: Any) -> Any:
+        if type(value) is not bool and isinstance(value, Integral):
+            return aliases.get(int(value), value)
+        return value
+
+    return canonical
+
+
+def _category_type(feature: FeatureSpec) -> Any:
+    allowed: Any = Literal.__getitem__(feature.values)
+    aliases = integer_aliases(feature.values)
+    if not aliases:
+        return allowed
+    accepted_json = allowed | Literal.__getitem__(tuple(aliases))
+    return Annotated[
+        allowed,
+        BeforeValidator(_canonical_category(aliases), json_schema_input_type=accepted_json),
+    ]
+
+
+def build_input_model(model_config: ModelConfig) -> type[BaseModel]:
+    """A pydantic model with one required, enum-typed field per feature; extras forbidden."""
+    fields: dict[str, Any] = {feature.name: (_category_type(feature), ...) for feature in model_config.features}
+    return create_model(
+        "CarInput",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__="One car: a value for each of the six features.",
+        **fields,
+    )
+
+
+CarInput = build_input_model(config.model)
+
+
+def _rows_of(input_data: InputData) -> list[Any]:
+    if isinstance(input_data, pd.DataFrame):
+        # Missing cells in a frame are NaN; report them as missing values (None).
+        frame = input_data.astype(object).where(input_data.notna(), None)
+        return frame.to_dict(orient="records")
+    if isinstance(input_data, Mapping):
+        return [input_data]
+    return list(input_data)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _row_errors(row_index: int, error: ValidationError, model_config: ModelConfig) -> list[RowError]:
+    allowed_values = model_config.allowed_values
+    feature_names = model_config.feature_names
+    errors: list[RowError] = []
+    for detail in error.errors(include_url=False):
+        field = str(detail["loc"][0]) if detail["loc"] else None
+        value = detail.get("input")
+        if field is None:
+            errors.append(
+                RowError(
+                    row=row_index,
+                    field=None,
+                    value=value,
+                    allowed=feature_names,
+                    message=f"row must be an object with the fields {', '.join(feature_names)}",
+                )
+            )
+        elif detail["type"] == "extra_forbidden":
+            errors.append(
+                RowError(
+                    row=row_index,
+                    field=field,
+                    value=value,
+                    allowed=feature_names,
+                    message=f"unknown field {field!r}; the fields are {', '.join(feature_names)}",
+                )
+            )
+        else:
+            allowed = list(allowed_values[field])
+            if detail["type"] == "missing":
+                value, problem = None, "is required"
+            elif _is_missing(value):
+                value, problem = None, "must not be null"
+            else:
+                problem = f"has the value {value!r}, which is not allowed"
+            errors.append(
+                RowError(
+                    row=row_index,
+                    field=field,
+                    value=value,
+                    allowed=allowed,
+                    message=f"{field} {problem}; allowed values: {', '.join(allowed)}",
+                )
+            )
+    return errors
+
+
+def validate_inputs(
+    *, input_data: InputData, model_config: ModelConfig = config.model
+) -> tuple[pd.DataFrame, list[RowError] | None]:
+    """Validate every row; return the valid rows (canonical strings) and the errors, if any.
+
+    The frame keeps each valid row's position in the input as its index, in the config's
+    column order. ``errors`` is None only when every row is valid and there is at least one.
+    """
+    input_model = CarInput if model_config is config.model else build_input_model(model_config)
+    rows = _rows_of(input_data)
+    valid: dict[int, dict[str, str]] = {}
+    errors: list[RowError] = []
+    if not rows:
+        errors.append(
+            RowError(
+                row=None,
+                field=None,
+                value=None,
+                allowed=model_config.feature_names,
+                message="no input rows; send at least one row",
+            )
+        )
+    for row_index, row in enumerate(rows):
+        try:
+            valid[row_index] = input_model.model_validate(row).model_dump()
+        except ValidationError as error:
+            errors.extend(_row_errors(row_index, error, model_config))
+    frame = pd.DataFrame.from_dict(valid, orient="index", columns=model_config.feature_names)
+    return frame, errors or None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 __version__: str = (Path(__file__).resolve().parent / "VERSION").read_text(encoding="utf-8").strip()
 
-from car_evaluation_model.predict import PredictionResult, make_prediction
+from car_evaluation_model.predict import PredictionResult, make_prediction, warm_up
 from car_evaluation_model.processing.data_manager import ModelArtifactError, load_model_card
 from car_evaluation_model.processing.validation import CarInput, RowError
 
@@ -22,4 +22,5 @@ __all__ = [
     "__version__",
     "load_model_card",
     "make_prediction",
+    "warm_up",
 ]

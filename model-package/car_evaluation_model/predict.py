@@ -33,6 +33,11 @@ def trained_pipeline() -> Pipeline:
     return load_pipeline()
 
 
+def warm_up() -> None:
+    """Load the model now instead of on the first prediction; raises ``ModelArtifactError``."""
+    trained_pipeline()
+
+
 def make_prediction(*, input_data: InputData) -> PredictionResult:
     """Predict the class of each row of a DataFrame, a list of dicts or a single dict."""
     rows, errors = validate_inputs(input_data=input_data)

@@ -34,6 +34,7 @@ def test_unknown_value_names_field_and_allowed_values(good_row: dict[str, object
     assert error["field"] == "buying"
     assert error["value"] == value
     assert error["allowed"] == BUYING
+    assert error["type"] == "value_not_allowed"
     assert "low, med, high, vhigh" in str(error["message"])
 
 
@@ -48,6 +49,7 @@ def test_missing_field(good_row: dict[str, object]) -> None:
     del row["safety"]
     error = only_error(row)
     assert error["field"] == "safety"
+    assert error["type"] == "missing"
     assert error["value"] is None
     assert "required" in str(error["message"])
     assert error["allowed"] == ["low", "med", "high"]
@@ -56,6 +58,7 @@ def test_missing_field(good_row: dict[str, object]) -> None:
 def test_extra_field(good_row: dict[str, object]) -> None:
     error = only_error({**good_row, "colour": "red"})
     assert error["field"] == "colour"
+    assert error["type"] == "unknown_field"
     assert error["value"] == "red"
     assert error["allowed"] == ["buying", "maint", "doors", "persons", "lug_boot", "safety"]
 
@@ -63,6 +66,7 @@ def test_extra_field(good_row: dict[str, object]) -> None:
 def test_none_value(good_row: dict[str, object]) -> None:
     error = only_error({**good_row, "lug_boot": None})
     assert error["field"] == "lug_boot"
+    assert error["type"] == "null_value"
     assert error["value"] is None
     assert "null" in str(error["message"])
 

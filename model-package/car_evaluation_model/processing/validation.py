@@ -21,6 +21,9 @@ from car_evaluation_model.config.core import FeatureSpec, ModelConfig, config
 InputData = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]
 
 
+ErrorType = Literal["no_rows", "row_not_object", "unknown_field", "missing", "null_value", "value_not_allowed"]
+
+
 class RowError(TypedDict):
     """One problem with one input row."""
 
@@ -28,6 +31,7 @@ class RowError(TypedDict):
     field: str | None  # the offending field; None when the row itself is not an object
     value: Any  # what was given (None when the field is missing)
     allowed: list[str]  # the values (or, for an unknown field, the field names) accepted
+    type: ErrorType
     message: str
 
 
@@ -85,51 +89,45 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _row_errors(row_index: int, error: ValidationError, model_config: ModelConfig) -> list[RowError]:
-    allowed_values = model_config.allowed_values
+def _row_error(detail: Any, row_index: int, model_config: ModelConfig) -> RowError:
+    """Turn one pydantic error into a RowError that names the field and the allowed values."""
+    field = str(detail["loc"][0]) if detail["loc"] else None
+    value = detail.get("input")
     feature_names = model_config.feature_names
-    errors: list[RowError] = []
-    for detail in error.errors(include_url=False):
-        field = str(detail["loc"][0]) if detail["loc"] else None
-        value = detail.get("input")
-        if field is None:
-            errors.append(
-                RowError(
-                    row=row_index,
-                    field=None,
-                    value=value,
-                    allowed=feature_names,
-                    message=f"row must be an object with the fields {', '.join(feature_names)}",
-                )
-            )
-        elif detail["type"] == "extra_forbidden":
-            errors.append(
-                RowError(
-                    row=row_index,
-                    field=field,
-                    value=value,
-                    allowed=feature_names,
-                    message=f"unknown field {field!r}; the fields are {', '.join(feature_names)}",
-                )
-            )
-        else:
-            allowed = list(allowed_values[field])
-            if detail["type"] == "missing":
-                value, problem = None, "is required"
-            elif _is_missing(value):
-                value, problem = None, "must not be null"
-            else:
-                problem = f"has the value {value!r}, which is not allowed"
-            errors.append(
-                RowError(
-                    row=row_index,
-                    field=field,
-                    value=value,
-                    allowed=allowed,
-                    message=f"{field} {problem}; allowed values: {', '.join(allowed)}",
-                )
-            )
-    return errors
+    if field is None:
+        return RowError(
+            row=row_index,
+            field=None,
+            value=value,
+            allowed=feature_names,
+            type="row_not_object",
+            message=f"row must be an object with the fields {', '.join(feature_names)}",
+        )
+    if detail["type"] == "extra_forbidden":
+        return RowError(
+            row=row_index,
+            field=field,
+            value=value,
+            allowed=feature_names,
+            type="unknown_field",
+            message=f"unknown field {field!r}; the fields are {', '.join(feature_names)}",
+        )
+    error_type: ErrorType
+    if detail["type"] == "missing":
+        value, error_type, problem = None, "missing", "is required"
+    elif _is_missing(value):
+        value, error_type, problem = None, "null_value", "must not be null"
+    else:
+        error_type, problem = "value_not_allowed", f"has the value {value!r}, which is not allowed"
+    allowed = list(model_config.allowed_values[field])
+    return RowError(
+        row=row_index,
+        field=field,
+        value=value,
+        allowed=allowed,
+        type=error_type,
+        message=f"{field} {problem}; allowed values: {', '.join(allowed)}",
+    )
 
 
 def validate_inputs(
@@ -151,6 +149,7 @@ def validate_inputs(
                 field=None,
                 value=None,
                 allowed=model_config.feature_names,
+                type="no_rows",
                 message="no input rows; send at least one row",
             )
         )
@@ -158,6 +157,6 @@ def validate_inputs(
         try:
             valid[row_index] = input_model.model_validate(row).model_dump()
         except ValidationError as error:
-            errors.extend(_row_errors(row_index, error, model_config))
+            errors.extend(_row_error(detail, row_index, model_config) for detail in error.errors(include_url=False))
     frame = pd.DataFrame.from_dict(valid, orient="index", columns=model_config.feature_names)
     return frame, errors or None

@@ -1,0 +1,35 @@
+"""Service settings: one object, read from the environment and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BeforeValidator, Field, computed_field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def parse_origins(value: Any) -> Any:
+    """Accept ``"https://a.example,https://b.example"`` as well as a JSON list."""
+    if isinstance(value, str) and not value.startswith("["):
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    PROJECT_NAME: str = "Car Evaluation API"
+    API_V1_STR: str = "/api/v1"
+    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = []
+    LOG_LEVEL: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_JSON: bool = False  # one JSON object per line, for log shippers in production
+    MAX_ROWS_PER_REQUEST: int = Field(default=10_000, ge=1)
+    MAX_REQUEST_BODY_BYTES: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def all_cors_origins(self) -> list[str]:
+        return [str(origin).rstrip("/") for origin in self.BACKEND_CORS_ORIGINS]
+
+
+settings = Settings()

@@ -1,0 +1,62 @@
+"""Route every log record (standard library, uvicorn, FastAPI) through loguru, once."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+
+from loguru import logger
+
+from app.config import Settings
+
+TEXT_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "{extra[request_id]} | <cyan>{name}</cyan> - <level>{message}</level>"
+)
+
+
+class InterceptHandler(logging.Handler):
+    """Hand standard-library records to loguru (the recipe from loguru's documentation)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level: str | int
+        try:
+            level = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame, depth = inspect.currentframe(), 0
+        while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame = frame.f_back
+            depth += 1
+        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+def setup_logging(settings: Settings) -> None:
+    """Configure loguru as the only sink; safe to call more than once."""
+    # diagnose=False: tracebacks never print local variable values (inputs, secrets).
+    logger.configure(
+        handlers=[
+            {
+                "sink": sys.stderr,
+                "level": settings.LOG_LEVEL,
+                "format": TEXT_FORMAT,
+                "serialize": settings.LOG_JSON,
+                "backtrace": False,
+                "diagnose": False,
+                "colorize": False if settings.LOG_JSON else None,
+            }
+        ],
+        extra={"request_id": "-"},
+    )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name in ("uvicorn", "uvicorn.error", "fastapi"):
+        named = logging.getLogger(name)
+        named.handlers = []
+        named.propagate = True
+    # The request middleware writes one access line per request, with the request id;
+    # uvicorn's own access line would be a duplicate without it.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
+    access.disabled = True

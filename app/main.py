@@ -1,0 +1,83 @@
+"""The FastAPI application: logging first, then middleware, routers and the OpenAPI schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from loguru import logger
+
+from app import __version__ as api_version
+from app.api.main import api_router
+from app.api.routes.predict import RequestError
+from app.config import Settings, settings
+from app.log import setup_logging
+from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.schemas.predict import PredictRequest
+from app.web.routes import root_router
+from car_evaluation_model import ModelArtifactError, warm_up
+from car_evaluation_model import __version__ as model_version
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    # Load the model before the first request; a broken model keeps the service up
+    # so that /health can say why (503).
+    try:
+        warm_up()
+        logger.info("model car-evaluation-model {} loaded", model_version)
+    except ModelArtifactError as error:
+        logger.error("model not loaded: {}", error)
+    yield
+
+
+async def request_error_handler(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestError)
+    return JSONResponse(status_code=error.status_code, content={"detail": error.details})
+
+
+def create_app(settings: Settings = settings) -> FastAPI:
+    setup_logging(settings)
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        version=api_version,
+        description=f"Car acceptability predictions from car-evaluation-model {model_version}.",
+        openapi_url=f"{settings.API_V1_STR}/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if settings.all_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.all_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id and a log line
+    app.add_exception_handler(RequestError, request_error_handler)
+    app.include_router(root_router)
+    app.include_router(api_router, prefix=settings.API_V1_STR)
+
+    def openapi() -> dict[str, Any]:
+        # /predict reads its body itself (see api/routes/predict.py); publish its schema here.
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            request_schema = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(request_schema.pop("$defs", {}))
+            components["PredictRequest"] = request_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+app = create_app()

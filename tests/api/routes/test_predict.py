@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from car_evaluation_model import __version__ as model_version
+from car_evaluation_model.processing.data_manager import load_dataset
+from tests.conftest import ARTICLE_ROW
+
+URL = "/api/v1/predict"
+CLASSES = ["unacc", "acc", "good", "vgood"]
+
+
+def post_rows(client: TestClient, rows: list[Any]) -> Any:
+    return client.post(URL, json={"inputs": rows})
+
+
+def details(response: Any) -> list[dict[str, Any]]:
+    body = response.json()
+    assert set(body) == {"detail"}
+    return list(body["detail"])
+
+
+def test_article_example_returns_labels_and_probabilities(client: TestClient) -> None:
+    response = post_rows(client, [ARTICLE_ROW])
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"predictions", "probabilities", "version", "errors"}
+    assert body["predictions"] == ["vgood"]
+    assert body["version"] == model_version
+    assert body["errors"] is None
+    assert list(body["probabilities"][0]) == CLASSES
+    assert math.isclose(sum(body["probabilities"][0].values()), 1.0, rel_tol=1e-9)
+
+
+def test_every_class_is_reachable_and_matches_the_data(client: TestClient) -> None:
+    data = load_dataset()
+    sample = data.groupby("class").head(5)
+    rows = sample.drop(columns="class").to_dict(orient="records")
+    response = post_rows(client, rows)
+    assert response.status_code == 200
+    assert response.json()["predictions"] == sample["class"].tolist()
+    assert set(response.json()["predictions"]) == set(CLASSES)
+
+
+def test_many_rows_keep_their_order(client: TestClient) -> None:
+    data = load_dataset().sample(500, random_state=1)
+    response = post_rows(client, data.drop(columns="class").to_dict(orient="records"))
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 500
+    assert response.json()["predictions"] == data["class"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "error_type", "allowed"),
+    [
+        ({**ARTICLE_ROW, "buying": "cheap"}, "buying", "value_not_allowed", ["low", "med", "high", "vhigh"]),
+        ({**ARTICLE_ROW, "maint": "VHIGH "}, "maint", "value_not_allowed", ["low", "med", "high", "vhigh"]),
+        ({**ARTICLE_ROW, "doors": 7}, "doors", "value_not_allowed", ["2", "3", "4", "5more"]),
+        ({**ARTICLE_ROW, "safety": 1.5}, "safety", "value_not_allowed", ["low", "med", "high"]),
+        ({**ARTICLE_ROW, "persons": None}, "persons", "null_value", ["2", "4", "more"]),
+        ({k: v for k, v in ARTICLE_ROW.items() if k != "lug_boot"}, "lug_boot", "missing", ["small", "med", "big"]),
+        (
+            {**ARTICLE_ROW, "colour": "red"},
+            "colour",
+            "unknown_field",
+            ["buying", "maint", "doors", "persons", "lug_boot", "safety"],
+        ),
+    ],
+)
+def test_bad_row_is_422_naming_row_field_and_allowed_values(
+    client: TestClient, row: dict[str, Any], field: str, error_type: str, allowed: list[str]
+) -> None:
+    response = post_rows(client, [ARTICLE_ROW, row])
+    assert response.status_code == 422
+    [error] = details(response)
+    assert error["loc"] == ["body", "inputs", 1, field]
+    assert error["row"] == 1
+    assert error["field"] == field
+    assert error["type"] == error_type
+    assert error["allowed"] == allowed
+    assert field in error["msg"]
+    assert ", ".join(allowed) in error["msg"]
+
+
+def test_row_that_is_not_an_object(client: TestClient) -> None:
+    response = post_rows(client, ["low,low,4,more,big,high"])
+    assert response.status_code == 422
+    [error] = details(response)
+    assert error["loc"] == ["body", "inputs", 0]
+    assert error["type"] == "row_not_object"
+
+
+def test_every_bad_row_is_reported(client: TestClient) -> None:
+    response = post_rows(client, [{**ARTICLE_ROW, "buying": "x"}, ARTICLE_ROW, {**ARTICLE_ROW, "safety": "x"}])
+    assert response.status_code == 422
+    assert [(e["row"], e["field"]) for e in details(response)] == [(0, "buying"), (2, "safety")]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "error_type"),
+    [
+        (b"{not json", ["body"], "json_invalid"),
+        (b"", ["body"], "json_invalid"),
+        (b"[1, 2]", ["body"], "body_not_object"),
+        (b"{}", ["body", "inputs"], "missing"),
+        (b'{"inputs": {"buying": "low"}}', ["body", "inputs"], "inputs_not_list"),
+        (b'{"inputs": [], "extra": 1}', ["body", "extra"], "unknown_field"),
+        (b'{"inputs": []}', ["body", "inputs"], "no_rows"),
+    ],
+)
+def test_bad_envelope_is_422(client: TestClient, body: bytes, loc: list[Any], error_type: str) -> None:
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    [error] = details(response)
+    assert error["loc"] == loc
+    assert error["type"] == error_type
+    assert error["msg"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_wrong_content_type_is_415(client: TestClient, content_type: str | None) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post(URL, content=b'{"inputs": []}', headers=headers)
+    assert response.status_code == 415
+    assert "application/json" in details(response)[0]["msg"]
+
+
+def test_json_content_type_with_charset_is_accepted(client: TestClient) -> None:
+    response = client.post(
+        URL,
+        content=orjson.dumps({"inputs": [ARTICLE_ROW]}),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 200
+
+
+def test_more_rows_than_the_limit_is_422(make_client: Any) -> None:
+    limited = make_client(MAX_ROWS_PER_REQUEST=3)
+    assert post_rows(limited, [ARTICLE_ROW] * 3).status_code == 200
+    response = post_rows(limited, [ARTICLE_ROW] * 4)
+    assert response.status_code == 422
+    [error] = details(response)
+    assert error["type"] == "too_many_rows"
+    assert "limit is 3" in error["msg"]
+
+
+def test_body_over_the_byte_limit_is_413(make_client: Any) -> None:
+    limited = make_client(MAX_REQUEST_BODY_BYTES=2048)
+    response = post_rows(limited, [ARTICLE_ROW] * 40)
+    assert response.status_code == 413
+    assert "2048 bytes" in details(response)[0]["msg"]
+
+
+def test_streamed_body_over_the_byte_limit_is_413(make_client: Any) -> None:
+    """No Content-Length: the limit is enforced while the body is read."""
+    limited = make_client(MAX_REQUEST_BODY_BYTES=2048)
+
+    def chunks() -> Any:
+        yield b'{"inputs": ['
+        for _ in range(40):
+            yield orjson.dumps(ARTICLE_ROW) + b","
+        yield b"]}"
+
+    response = limited.post(URL, content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_openapi_lists_allowed_values_and_the_example(client: TestClient) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    body = schema["paths"]["/api/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PredictRequest"}
+    components = schema["components"]["schemas"]
+    car = components["CarInput"]
+    assert car["properties"]["buying"]["enum"] == ["low", "med", "high", "vhigh"]
+    assert car["properties"]["doors"]["anyOf"][0]["enum"] == ["2", "3", "4", "5more"]
+    assert car["required"] == ["buying", "maint", "doors", "persons", "lug_boot", "safety"]
+    assert components["PredictRequest"]["examples"][0]["inputs"][0] == ARTICLE_ROW
+    assert components["PredictResponse"]["properties"]["predictions"]["items"]["enum"] == CLASSES

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from loguru import logger
+
+from app.config import Settings
+from app.main import app, create_app
+
+ARTICLE_ROW: dict[str, Any] = {
+    "buying": "low",
+    "maint": "low",
+    "doors": 4,
+    "persons": "more",
+    "lug_boot": "big",
+    "safety": "high",
+}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client() -> Iterator[Any]:
+    """A client for an app built with other settings."""
+    clients: list[TestClient] = []
+
+    def build(**overrides: Any) -> TestClient:
+        configured: FastAPI = create_app(Settings(**overrides))
+        test_client = TestClient(configured)
+        test_client.__enter__()
+        clients.append(test_client)
+        return test_client
+
+    yield build
+    for test_client in clients:
+        test_client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def log_records() -> Iterator[list[Any]]:
+    """Every loguru record emitted while the test runs."""
+    records: list[Any] = []
+    sink_id = logger.add(lambda message: records.append(message.record), level="DEBUG")
+    yield records
+    logger.remove(sink_id)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import ARTICLE_ROW
+
+
+def access_lines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["name"] == "app.middleware"]
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    response = client.get("/api/v1/health", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+
+
+@pytest.mark.parametrize("sent", [None, "", "x" * 200, "bad id with spaces", "a\tb"])
+def test_missing_or_malformed_request_id_is_replaced(client: TestClient, sent: str | None) -> None:
+    headers = {"X-Request-ID": sent} if sent is not None else {}
+    response = client.get("/api/v1/health", headers=headers)
+    generated = response.headers["X-Request-ID"]
+    assert generated != sent
+    assert len(generated) == 32
+    assert int(generated, 16) >= 0
+
+
+def test_one_access_line_per_prediction_with_audit_fields(
+    client: TestClient, log_records: list[dict[str, Any]]
+) -> None:
+    response = client.post(
+        "/api/v1/predict",
+        json={"inputs": [ARTICLE_ROW, {**ARTICLE_ROW, "safety": "low"}]},
+        headers={"X-Request-ID": "audit-1"},
+    )
+    assert response.status_code == 200
+    [line] = access_lines(log_records)
+    extra = line["extra"]
+    assert extra["request_id"] == "audit-1"
+    assert extra["rows"] == 2
+    assert extra["model_version"] == response.json()["version"]
+    assert extra["classes"] == {"vgood": 1, "unacc": 1}
+    assert "POST /api/v1/predict 200" in line["message"]
+    assert "ms" in line["message"]
+
+
+def test_raw_inputs_are_logged_only_at_debug(client: TestClient, log_records: list[dict[str, Any]]) -> None:
+    client.post("/api/v1/predict", json={"inputs": [ARTICLE_ROW]})
+    with_inputs = [r for r in log_records if "'lug_boot'" in r["message"]]
+    assert with_inputs
+    assert all(r["level"].name == "DEBUG" for r in with_inputs)
+
+
+def test_cors_allows_a_configured_origin_only(make_client: Any) -> None:
+    cors_client = make_client(BACKEND_CORS_ORIGINS="https://cars.example,https://ops.example")
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    allowed = cors_client.options("/api/v1/predict", headers={"Origin": "https://cars.example", **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://cars.example"
+    refused = cors_client.options("/api/v1/predict", headers={"Origin": "https://evil.example", **preflight})
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    simple = cors_client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in simple.headers

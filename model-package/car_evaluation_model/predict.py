@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import TypedDict
 
-from sklearn.pipeline import Pipeline
+import pandas as pd
 
 from car_evaluation_model import __version__ as _version
 from car_evaluation_model.config.core import config
+from car_evaluation_model.predictor import PipelinePredictor, TablePredictor, compile_predictor
 from car_evaluation_model.processing.data_manager import load_pipeline
 from car_evaluation_model.processing.validation import InputData, RowError, validate_inputs
 
@@ -28,24 +30,28 @@ class PredictionResult(TypedDict):
 
 
 @lru_cache(maxsize=1)
-def trained_pipeline() -> Pipeline:
-    """The shipped pipeline, loaded on first use and kept for the life of the process."""
-    return load_pipeline()
+def trained_predictor() -> TablePredictor | PipelinePredictor:
+    """The shipped model, loaded and compiled on first use, kept for the life of the process."""
+    return compile_predictor(load_pipeline(), config.model)
 
 
 def warm_up() -> None:
     """Load the model now instead of on the first prediction; raises ``ModelArtifactError``."""
-    trained_pipeline()
+    trained_predictor()
 
 
 def make_prediction(*, input_data: InputData) -> PredictionResult:
     """Predict the class of each row of a DataFrame, a list of dicts or a single dict."""
-    rows, errors = validate_inputs(input_data=input_data)
-    if errors:
-        return PredictionResult(predictions=None, probabilities=None, version=_version, errors=errors)
-    pipeline = trained_pipeline()
-    probabilities = pipeline.predict_proba(rows)
-    column_of = {label: column for column, label in enumerate(pipeline.classes_)}
-    labelled = [{label: float(row[column_of[label]]) for label in config.model.classes} for row in probabilities]
-    predictions = [str(label) for label in pipeline.classes_[probabilities.argmax(axis=1)]]
-    return PredictionResult(predictions=predictions, probabilities=labelled, version=_version, errors=None)
+    predictor = trained_predictor()
+    if isinstance(input_data, pd.DataFrame):
+        answer = predictor.predict_frame(input_data)
+    else:
+        answer = predictor.predict_rows([input_data] if isinstance(input_data, Mapping) else input_data)
+    if answer is None:
+        # Only invalid input gets here (or any input, for a model too large for a table).
+        _, errors = validate_inputs(input_data=input_data)
+        if errors:
+            return PredictionResult(predictions=None, probabilities=None, version=_version, errors=errors)
+        raise AssertionError("the predictor refused input that validation accepts")
+    predictions, probabilities = answer
+    return PredictionResult(predictions=predictions, probabilities=probabilities, version=_version, errors=None)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from car_evaluation_model import __version__, make_prediction
-from car_evaluation_model.predict import trained_pipeline
+from car_evaluation_model.predict import trained_predictor
+from car_evaluation_model.processing.data_manager import load_pipeline
 
 CLASSES = ["unacc", "acc", "good", "vgood"]
 
@@ -35,7 +36,7 @@ def test_frame_and_list_agree_and_keep_row_order(dataset: pd.DataFrame, features
 def test_probabilities_follow_the_pipeline_classes(features: pd.DataFrame) -> None:
     sample = features.head(20)
     result = make_prediction(input_data=sample)
-    pipeline = trained_pipeline()
+    pipeline = load_pipeline()
     raw = pipeline.predict_proba(sample)
     assert result["probabilities"] is not None
     for row, expected in zip(result["probabilities"], raw, strict=True):
@@ -51,4 +52,4 @@ def test_any_invalid_row_means_no_predictions(good_row: dict[str, object]) -> No
 
 
 def test_model_is_loaded_once() -> None:
-    assert trained_pipeline() is trained_pipeline()
+    assert trained_predictor() is trained_predictor()

@@ -42,8 +42,9 @@ def integer_aliases(values: Sequence[str]) -> dict[int, str]:
 
 def _canonical_category(aliases: dict[int, str]) -> Any:
     def canonical(value: Any) -> Any:
-        if type(value) is not bool and isinstance(value, Integral):
-            return aliases.get(int(value), value)
+        # Any number equal to an alias (4, 4.0, numpy.int64(4)) is that value; bools are not numbers here.
+        if type(value) is not bool and isinstance(value, Integral | float) and value in aliases:
+            return aliases[int(value)]
         return value
 
     return canonical

@@ -1,0 +1,109 @@
+"""The compiled table gives exactly the pipeline's answers, and falls back when it must."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from car_evaluation_model import make_prediction
+from car_evaluation_model.config.core import config
+from car_evaluation_model.predict import trained_predictor
+from car_evaluation_model.predictor import PipelinePredictor, TablePredictor, compile_predictor
+from car_evaluation_model.processing.data_manager import load_pipeline
+from car_evaluation_model.processing.validation import validate_inputs
+
+CLASSES = list(config.model.classes)
+
+
+@pytest.fixture(scope="module")
+def domain() -> pd.DataFrame:
+    """All 1728 combinations, built from the config (not from the data set)."""
+    return pd.DataFrame(
+        list(itertools.product(*(f.values for f in config.model.features))), columns=config.model.feature_names
+    )
+
+
+def as_matrix(probabilities: list[dict[str, float]], classes: list[str]) -> np.ndarray:
+    return np.array([[row[label] for label in classes] for row in probabilities])
+
+
+def test_shipped_model_is_compiled_to_a_table() -> None:
+    assert isinstance(trained_predictor(), TablePredictor)
+
+
+@pytest.mark.parametrize("as_records", [False, True])
+def test_table_equals_the_pipeline_on_the_whole_domain(domain: pd.DataFrame, as_records: bool) -> None:
+    pipeline = load_pipeline()
+    shuffled = domain.sample(frac=1.0, random_state=7)  # order must not matter
+    input_data: Any = shuffled.to_dict(orient="records") if as_records else shuffled
+    result = make_prediction(input_data=input_data)
+    assert result["errors"] is None
+    assert len(shuffled) == 1728
+    assert result["predictions"] == [str(label) for label in pipeline.predict(shuffled)]
+    assert result["probabilities"] is not None
+    classes = [str(label) for label in pipeline.classes_]
+    np.testing.assert_allclose(
+        as_matrix(result["probabilities"], classes), pipeline.predict_proba(shuffled), rtol=0, atol=1e-12
+    )
+
+
+def test_integer_spellings_hit_the_same_entries(domain: pd.DataFrame) -> None:
+    as_text = domain[domain["doors"].isin(["2", "3", "4"]) & domain["persons"].isin(["2", "4"])]
+    as_numbers = as_text.assign(doors=as_text["doors"].astype(int), persons=as_text["persons"].astype(int))
+    assert make_prediction(input_data=as_numbers) == make_prediction(input_data=as_text)
+    records: Any = as_numbers.to_dict(orient="records")
+    assert make_prediction(input_data=records) == make_prediction(input_data=as_text)
+
+
+def test_results_are_copies_of_the_table(domain: pd.DataFrame) -> None:
+    row: Any = domain.iloc[0].to_dict()
+    first = make_prediction(input_data=row)
+    assert first["probabilities"] is not None
+    first["probabilities"][0]["unacc"] = -1.0
+    assert make_prediction(input_data=row)["probabilities"] != first["probabilities"]
+
+
+def test_large_domain_falls_back_to_the_pipeline(domain: pd.DataFrame) -> None:
+    pipeline = load_pipeline()
+    fallback = compile_predictor(pipeline, config.model, max_table_entries=1000)
+    assert isinstance(fallback, PipelinePredictor)
+    table = compile_predictor(pipeline, config.model)
+    sample = domain.sample(200, random_state=3)
+    records: Any = sample.to_dict(orient="records")
+    from_fallback, from_table = fallback.predict_rows(records), table.predict_rows(records)
+    assert from_fallback is not None
+    assert from_table is not None
+    assert from_fallback[0] == from_table[0]
+    np.testing.assert_allclose(as_matrix(from_fallback[1], CLASSES), as_matrix(from_table[1], CLASSES), atol=1e-12)
+    assert fallback.predict_rows([{**records[0], "buying": "cheap"}]) is None
+
+
+SPELLINGS: dict[str, list[Any]] = {
+    feature.name: [*feature.values, "cheap", "LOW", " med", "", None, 0, 1, 2, 4, 4.0, 5, True, 2.5, ["low"]]
+    for feature in config.model.features
+}
+
+
+@st.composite
+def maybe_valid_rows(draw: st.DrawFn) -> dict[str, Any]:
+    row = {name: draw(st.sampled_from(values)) for name, values in SPELLINGS.items()}
+    for name in draw(st.sets(st.sampled_from(list(SPELLINGS)), max_size=2)):
+        del row[name]
+    if draw(st.booleans()):
+        row[draw(st.sampled_from(["colour", "price", "buying "]))] = "x"
+    return row
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(maybe_valid_rows(), min_size=1, max_size=4))
+def test_fast_path_accepts_exactly_what_validation_accepts(rows: list[dict[str, Any]]) -> None:
+    result = make_prediction(input_data=rows)
+    _, errors = validate_inputs(input_data=rows)
+    assert result["errors"] == errors
+    assert (result["predictions"] is None) == (errors is not None)

@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from loguru import logger
 
 from app import __version__ as api_version
+from app.api.errors import RequestError, request_error_handler
+from app.api.fast_path import PredictFastPath
 from app.api.main import api_router
-from app.api.routes.predict import RequestError
 from app.config import Settings, settings
 from app.log import setup_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -36,11 +36,6 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-async def request_error_handler(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestError)
-    return JSONResponse(status_code=error.status_code, content={"detail": error.details})
-
-
 def create_app(settings: Settings = settings) -> FastAPI:
     setup_logging(settings)
     app = FastAPI(
@@ -51,6 +46,8 @@ def create_app(settings: Settings = settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Middleware added first runs innermost.
+    app.add_middleware(PredictFastPath, settings=settings)  # see app/api/fast_path.py
     if settings.all_cors_origins:
         app.add_middleware(
             CORSMiddleware,

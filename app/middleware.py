@@ -5,7 +5,9 @@ the client, else a new one), echoed in the response and bound to every log line,
 access line per request. Handlers add fields to that line through ``access_log_fields``.
 
 ``BodySizeLimitMiddleware``: refuse bodies over the limit with 413 before they are read
-into memory, whether or not the client sent a ``Content-Length``.
+into memory, whether or not the client sent a ``Content-Length``. (FastAPI's own
+``max_body_size`` answers a declared oversize body with a plain-text 413 that no handler can
+reshape; this one answers every oversize body with the API's JSON error naming the limit.)
 """
 
 from __future__ import annotations

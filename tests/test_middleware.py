@@ -64,3 +64,14 @@ def test_cors_allows_a_configured_origin_only(make_client: Any) -> None:
     assert "access-control-allow-origin" not in refused.headers
     simple = cors_client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+def test_cors_applies_to_the_predict_fast_path(make_client: Any) -> None:
+    cors_client = make_client(BACKEND_CORS_ORIGINS="https://cars.example")
+    body = {"inputs": [ARTICLE_ROW]}
+    allowed = cors_client.post("/api/v1/predict", json=body, headers={"Origin": "https://cars.example"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://cars.example"
+    assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
+    other = cors_client.post("/api/v1/predict", json=body, headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers

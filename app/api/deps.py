@@ -9,8 +9,12 @@ from fastapi import Depends, Request
 from app.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the running app was built with (``create_app`` puts them on its state)."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the running app was built with (``create_app`` puts them on its state).
+
+    ``async`` only so that FastAPI calls it on the event loop: a plain ``def`` dependency
+    costs a thread-pool round trip on every request.
+    """
     settings: Settings = request.app.state.settings
     return settings
 

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 
 from app.api.deps import SettingsDep
+from app.api.errors import RequestError
 from app.middleware import access_log_fields
 from app.schemas.errors import ErrorResponse
 from app.schemas.predict import PredictResponse
@@ -24,23 +25,11 @@ from car_evaluation_model import RowError, make_prediction
 
 router = APIRouter(tags=["prediction"])
 
-# Up to this many rows the work takes microseconds and runs on the event loop; larger
-# batches go to the thread pool so they never stall other requests.
-INLINE_ROWS = 0
+# Up to this many rows the whole answer (parse, look up, serialise) costs under a millisecond
+# of CPU (about 0.7 ms for 1000 rows, bench/) and runs on the event loop; larger batches go
+# to the thread pool so that they never stall other requests for longer.
+INLINE_ROWS = 1000
 JSON_MEDIA_TYPE = "application/json"
-
-
-class RequestError(Exception):
-    """A 4xx answer in the shape of ``ErrorResponse``."""
-
-    def __init__(self, status_code: int, details: list[dict[str, Any]]) -> None:
-        super().__init__(details[0]["msg"])
-        self.status_code = status_code
-        self.details = details
-
-
-def _error(status_code: int, loc: list[str | int], msg: str, type_: str, **extra: Any) -> RequestError:
-    return RequestError(status_code, [{"loc": loc, "msg": msg, "type": type_, **extra}])
 
 
 def _row_error_detail(error: RowError) -> dict[str, Any]:
@@ -70,12 +59,12 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise _error(422, ["body"], f"body is not valid JSON: {error}", "json_invalid") from None
+        raise RequestError.single(422, ["body"], f"body is not valid JSON: {error}", "json_invalid") from None
     if not isinstance(payload, dict):
-        raise _error(422, ["body"], 'body must be a JSON object: {"inputs": [...]}', "body_not_object")
+        raise RequestError.single(422, ["body"], 'body must be a JSON object: {"inputs": [...]}', "body_not_object")
     unknown = sorted(set(payload) - {"inputs"})
     if unknown:
-        raise _error(
+        raise RequestError.single(
             422,
             ["body", unknown[0]],
             f"unknown field {unknown[0]!r}; the body has one field, inputs",
@@ -85,7 +74,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
         )
     inputs = payload.get("inputs")
     if not isinstance(inputs, list):
-        raise _error(
+        raise RequestError.single(
             422,
             ["body", "inputs"],
             "inputs is required and must be a list of rows",
@@ -94,7 +83,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
             input=inputs,
         )
     if len(inputs) > max_rows:
-        raise _error(
+        raise RequestError.single(
             422,
             ["body", "inputs"],
             f"inputs has {len(inputs)} rows; the limit is {max_rows} per request",
@@ -129,7 +118,7 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
     problem. The body is `PredictRequest`; `doors` and `persons` also accept integers.
     """
     if not _is_json(request.headers.get("content-type")):
-        raise _error(
+        raise RequestError.single(
             415,
             ["header", "content-type"],
             f"send the body as {JSON_MEDIA_TYPE}",

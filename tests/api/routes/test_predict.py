@@ -181,3 +181,15 @@ def test_openapi_lists_allowed_values_and_the_example(client: TestClient) -> Non
     assert car["required"] == ["buying", "maint", "doors", "persons", "lug_boot", "safety"]
     assert components["PredictRequest"]["examples"][0]["inputs"][0] == ARTICLE_ROW
     assert components["PredictResponse"]["properties"]["predictions"]["items"]["enum"] == CLASSES
+
+
+def test_other_methods_on_predict_are_405(client: TestClient) -> None:
+    assert client.get(URL).status_code == 405
+
+
+def test_batches_above_the_inline_limit_give_the_same_answer(client: TestClient) -> None:
+    data = load_dataset()
+    rows = data.drop(columns="class").to_dict(orient="records")
+    response = post_rows(client, rows)  # 1728 rows: computed in the thread pool
+    assert response.status_code == 200
+    assert response.json()["predictions"] == data["class"].tolist()

@@ -1,0 +1,29 @@
+"""The API's 4xx answers, in the shape of ``app.schemas.errors.ErrorResponse``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+
+class RequestError(Exception):
+    """A 4xx answer: a status and a list of ``ErrorDetail``-shaped dicts."""
+
+    def __init__(self, status_code: int, details: list[dict[str, Any]]) -> None:
+        super().__init__(details[0]["msg"])
+        self.status_code = status_code
+        self.details = details
+
+    @classmethod
+    def single(cls, status_code: int, loc: list[str | int], msg: str, type_: str, **extra: Any) -> RequestError:
+        return cls(status_code, [{"loc": loc, "msg": msg, "type": type_, **extra}])
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(status_code=self.status_code, content={"detail": self.details})
+
+
+async def request_error_handler(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestError)
+    return error.response()

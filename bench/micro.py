@@ -1,0 +1,61 @@
+"""In-process micro-benchmark: ``make_prediction`` (table) against the pipeline path."""
+
+from __future__ import annotations
+
+import timeit
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from car_evaluation_model import make_prediction, warm_up
+from car_evaluation_model.config.core import config
+from car_evaluation_model.predictor import compile_predictor
+from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
+
+SIZES = (1, 100, 1000, 100_000)
+
+
+def best_seconds(call: Callable[[], object], budget_seconds: float) -> float:
+    """Best time of one call, repeating within a time budget (at least 3 runs)."""
+    once = timeit.timeit(call, number=1)
+    number = max(1, int(budget_seconds / 5 / max(once, 1e-7)))
+    return min(timeit.repeat(call, number=number, repeat=5)) / number
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    warm_up()
+    records = load_dataset()[config.model.feature_names].to_dict(orient="records")
+    pipeline_path = compile_predictor(load_pipeline(), config.model, max_table_entries=0)
+    budget = 0.2 if quick else 1.0
+    results = []
+    for size in SIZES:
+        rows: Any = (records * (size // len(records) + 1))[:size]
+        table = best_seconds(partial(make_prediction, input_data=rows), budget)
+        pipeline = best_seconds(partial(pipeline_path.predict_rows, rows), budget)
+        results.append({"rows": size, "make_prediction_s": table, "pipeline_s": pipeline})
+    return results
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "In process: make_prediction (compiled table) vs validation + DataFrame + pipeline",
+        f"{'rows':>8} {'make_prediction':>16} {'pipeline':>12} {'speed-up':>9}",
+    ]
+    for result in results:
+        table, pipeline = result["make_prediction_s"], result["pipeline_s"]
+        lines.append(
+            f"{result['rows']:>8} {format_seconds(table):>16} {format_seconds(pipeline):>12} {pipeline / table:>8.0f}x"
+        )
+    return "\n".join(lines)
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+if __name__ == "__main__":
+    print(report(run(quick=False)))

@@ -1,0 +1,237 @@
+"""Side-by-side HTTP benchmark of the service against its ceiling, its floor and the article.
+
+    python bench/run.py [--quick]
+
+Each server runs as one uvicorn worker pinned to core 0 (taskset); wrk runs pinned to core 1
+with 16 connections, for 1-, 100- and 1000-row requests. Every run is bounded by wrk's
+duration. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
+raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark; writes
+everything as JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench import micro  # noqa: E402
+from car_evaluation_model.processing.data_manager import load_dataset  # noqa: E402
+from tests.conftest import ARTICLE_ROW  # noqa: E402
+from tests.server import running_server  # noqa: E402
+
+SERVERS = {
+    "(1) FastAPI constant": "bench.apps.constant:app",
+    "(2) raw ASGI": "bench.apps.raw_asgi:app",
+    "(3) this service": "app.main:app",
+    "(4) article-style pipeline": "bench.apps.article:app",
+}
+ROW_COUNTS = (1, 100, 1000)
+CONNECTIONS = 16
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+def ensure_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        return wrk
+    if os.geteuid() != 0:
+        sys.exit("wrk is missing: install it with `sudo apt-get install -y wrk`")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or sys.exit("wrk could not be installed")
+
+
+def request_body(rows: int) -> str:
+    records = load_dataset().drop(columns="class").to_dict(orient="records")
+    inputs = [ARTICLE_ROW] if rows == 1 else (records * (rows // len(records) + 1))[:rows]
+    return json.dumps({"inputs": inputs})
+
+
+def wrk_script(body: str, directory: Path, rows: int) -> Path:
+    script = directory / f"post_{rows}.lua"
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [==[{body}]==]\n',
+        encoding="utf-8",
+    )
+    return script
+
+
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    def latency(percentile: str) -> float:
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
+
+    requests = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "requests_per_s": float(requests.group(1)) if requests else 0.0,
+        "p50_s": latency("50"),
+        "p99_s": latency("99"),
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else None,
+    }
+
+
+def run_wrk(wrk: str, url: str, script: Path, seconds: int) -> dict[str, Any]:
+    command = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
+        wrk,
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    return parse_wrk(output)
+
+
+def peak_rss_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) * 1024 if match else 0
+
+
+def bench_server(
+    name: str, target: str, *, wrk: str, scripts: dict[int, Path], seconds: int, logs: Path
+) -> dict[str, Any]:
+    command = (
+        f"exec taskset -c {SERVER_CORE} {shlex.quote(sys.executable)} -m uvicorn {target} "
+        "--host 127.0.0.1 --port $PORT --no-access-log --log-level warning"
+    )
+    started = time.perf_counter()
+    with running_server(logs / f"{target.split(':', maxsplit=1)[0]}.log", command=["sh", "-c", command]) as server:
+        startup_s = time.perf_counter() - started
+        url = f"{server.base_url}/api/v1/predict"
+        runs = {}
+        for rows, script in scripts.items():
+            run_wrk(wrk, url, script, 1)  # warm-up
+            result = run_wrk(wrk, url, script, seconds)
+            result["rows_per_s"] = result["requests_per_s"] * rows
+            runs[rows] = result
+            print(f"  {name:<28} {rows:>5} rows: {result['requests_per_s']:>9.0f} req/s", flush=True)
+        rss = peak_rss_bytes(server.process.pid)
+    return {"target": target, "startup_s": startup_s, "peak_rss_bytes": rss, "runs": runs}
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    ceiling, floor = results["(1) FastAPI constant"], results["(2) raw ASGI"]
+    lines = [
+        f"{'server':<28} {'rows':>5} {'req/s':>9} {'rows/s':>11} {'p50':>9} {'p99':>9} "
+        f"{'x(1)':>6} {'x(2)':>6} {'p99 x(1)':>9}"
+    ]
+    for rows in ROW_COUNTS:
+        for name, result in results.items():
+            run = result["runs"][rows]
+            lines.append(
+                f"{name:<28} {rows:>5} {run['requests_per_s']:>9.0f} {run['rows_per_s']:>11.0f} "
+                f"{run['p50_s'] * 1e3:>7.2f}ms {run['p99_s'] * 1e3:>7.2f}ms "
+                f"{run['requests_per_s'] / ceiling['runs'][rows]['requests_per_s']:>6.2f} "
+                f"{run['requests_per_s'] / floor['runs'][rows]['requests_per_s']:>6.2f} "
+                f"{run['p99_s'] / ceiling['runs'][rows]['p99_s']:>9.2f}"
+                + (f"  ({run['non_2xx']} non-2xx!)" if run["non_2xx"] else "")
+            )
+        lines.append("")
+    lines.append(f"{'server':<28} {'peak RSS':>10} {'start-up to healthy':>20}")
+    for name, result in results.items():
+        lines.append(f"{name:<28} {result['peak_rss_bytes'] / 2**20:>7.0f} MB {result['startup_s']:>18.2f} s")
+    return "\n".join(lines)
+
+
+def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    service, ceiling, floor = results["(3) this service"], results["(1) FastAPI constant"], results["(2) raw ASGI"]
+
+    def ratio(rows: int, reference: dict[str, Any], key: str = "requests_per_s") -> float:
+        return float(service["runs"][rows][key] / reference["runs"][rows][key])
+
+    micro_by_rows = {r["rows"]: r["make_prediction_s"] for r in in_process}
+    checks = [
+        ("1-row req/s >= 0.8x ceiling (1)", ratio(1, ceiling), 0.8, ">="),
+        ("1000-row rows/s >= 2x ceiling (1)", ratio(1000, ceiling), 2.0, ">="),
+        ("1000-row rows/s >= 0.5x floor (2)", ratio(1000, floor), 0.5, ">="),
+        ("1-row p99 <= 1.5x ceiling's p99", ratio(1, ceiling, "p99_s"), 1.5, "<="),
+        ("make_prediction 1 row <= 20 us", micro_by_rows[1] * 1e6, 20, "<="),
+        ("make_prediction 1000 rows <= 1 ms", micro_by_rows[1000] * 1e3, 1, "<="),
+        ("make_prediction 100k rows <= 100 ms", micro_by_rows[100_000] * 1e3, 100, "<="),
+        ("service peak RSS <= 250 MB", service["peak_rss_bytes"] / 2**20, 250, "<="),
+        ("service start-up to healthy <= 3 s", service["startup_s"], 3, "<="),
+    ]
+    return [
+        (label, value >= bound if op == ">=" else value <= bound, f"{value:.2f} (target {op} {bound})")
+        for label, value, bound, op in checks
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2 s per run instead of 10 s (under a minute)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("the benchmark needs two cores: one for the server, one for wrk")
+    wrk = ensure_wrk()
+    seconds = 2 if args.quick else 10
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        scripts = {rows: wrk_script(request_body(rows), directory, rows) for rows in ROW_COUNTS}
+        results = {
+            name: bench_server(name, target, wrk=wrk, scripts=scripts, seconds=seconds, logs=directory)
+            for name, target in SERVERS.items()
+        }
+    in_process = micro.run(quick=args.quick)
+    checked = targets(results, in_process)
+
+    print(
+        "\nHTTP, one uvicorn worker on core 0, wrk on core 1, 16 connections, "
+        f"{seconds} s per run ({platform.python_version()}, {os.cpu_count()} cores)"
+    )
+    print(report(results))
+    print()
+    print(micro.report(in_process))
+    print("\nTargets")
+    for label, met, value in checked:
+        print(f"  {'met   ' if met else 'MISSED'} {label}: {value}")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "seconds_per_run": seconds,
+                "connections": CONNECTIONS,
+                "http": results,
+                "in_process": in_process,
+                "targets": [{"target": label, "met": met, "value": value} for label, met, value in checked],
+            },
+            indent=2,
+        )
+    )
+    print(f"\nresults: {out.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

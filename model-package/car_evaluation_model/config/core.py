@@ -25,7 +25,7 @@ CONFIG_SCHEMA = Map(
         "pipeline_save_file": Str(),
         "target": Str(),
         "classes": Seq(Str()),
-        "features": Seq(Map({"name": Str(), "values": Seq(Str())})),
+        "features": Seq(Map({"name": Str(), "description": Str(), "values": Seq(Str())})),
         "random_state": Int(),
         "test_size": Float(),
         "cv_folds": Int(),
@@ -53,6 +53,7 @@ class FeatureSpec(_Frozen):
     """One categorical input and its allowed values in natural (ordinal) order."""
 
     name: str = Field(min_length=1)
+    description: str
     values: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from numbers import Integral
 from typing import Annotated, Any, Literal, TypedDict
 
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from car_evaluation_model.config.core import FeatureSpec, ModelConfig, config
 
@@ -64,7 +64,10 @@ def _category_type(feature: FeatureSpec) -> Any:
 
 def build_input_model(model_config: ModelConfig) -> type[BaseModel]:
     """A pydantic model with one required, enum-typed field per feature; extras forbidden."""
-    fields: dict[str, Any] = {feature.name: (_category_type(feature), ...) for feature in model_config.features}
+    fields: dict[str, Any] = {
+        feature.name: (_category_type(feature), Field(description=feature.description.capitalize()))
+        for feature in model_config.features
+    }
     return create_model(
         "CarInput",
         __config__=ConfigDict(extra="forbid", frozen=True),

@@ -19,7 +19,7 @@ from app.config import Settings, settings
 from app.log import setup_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.schemas.predict import PredictRequest
-from app.web.routes import root_router
+from app.web.routes import STATIC_URL, root_router, static_files
 from car_evaluation_model import ModelArtifactError, warm_up
 from car_evaluation_model import __version__ as model_version
 
@@ -43,6 +43,8 @@ def create_app(settings: Settings = settings) -> FastAPI:
         version=api_version,
         description=f"Car acceptability predictions from car-evaluation-model {model_version}.",
         openapi_url=f"{settings.API_V1_STR}/openapi.json",
+        docs_url=None,  # served offline by app.web.routes
+        redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -60,6 +62,7 @@ def create_app(settings: Settings = settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id and a log line
     app.add_exception_handler(RequestError, request_error_handler)
     app.include_router(root_router)
+    app.mount(STATIC_URL, static_files, name="static")
     app.include_router(api_router, prefix=settings.API_V1_STR)
 
     def openapi() -> dict[str, Any]:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from car_evaluation_model import __version__ as model_version
+from car_evaluation_model.config.core import config
 
 
 def test_index_page_links_to_docs_and_health(client: TestClient) -> None:
@@ -15,7 +18,25 @@ def test_index_page_links_to_docs_and_health(client: TestClient) -> None:
     assert model_version in response.text
 
 
-def test_docs_is_served(client: TestClient) -> None:
+def test_index_page_has_a_select_per_feature_with_the_allowed_values(client: TestClient) -> None:
+    text = client.get("/").text
+    for feature in config.model.features:
+        assert f'<select id="{feature.name}" name="{feature.name}" required>' in text
+        for value in feature.values:
+            assert f'<option value="{value}">{value}</option>' in text
+
+
+def test_docs_are_served_from_this_host_only(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "/api/v1/openapi.json" in response.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert assets
+    assert all(asset.startswith("/static/swagger-ui/") for asset in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200
+    assert '"validatorUrl": null' in response.text
+
+
+def test_redoc_is_not_served(client: TestClient) -> None:
+    assert client.get("/redoc").status_code == 404

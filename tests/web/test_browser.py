@@ -1,0 +1,91 @@
+"""What a person sees: the prediction page and Swagger UI, in headless chromium."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from car_evaluation_model import __version__ as model_version
+from car_evaluation_model.config.core import config
+from car_evaluation_model.processing.data_manager import load_dataset
+
+FEATURES = ["buying", "maint", "doors", "persons", "lug_boot", "safety"]
+
+
+def known_rows() -> list[dict[str, str]]:
+    """One car of each class from the data set, with its true class."""
+    data = load_dataset()
+    return [{str(k): str(v) for k, v in row.items()} for row in data.groupby("class").head(1).to_dict(orient="records")]
+
+
+def test_page_shows_the_model_and_its_quality(page: Any) -> None:
+    page.goto("/")
+    assert page.title() == "Car Evaluation API"
+    assert page.locator("#model-version").inner_text() == model_version
+    assert re.fullmatch(r"\d{2}\.\d{2}%", page.locator("#cv-accuracy").inner_text())
+    for feature in config.model.features:
+        select = page.get_by_label(feature.description.capitalize())  # every select has a label
+        options = select.locator("option").all_inner_texts()
+        assert options[1:] == list(feature.values)
+
+
+@pytest.mark.parametrize("row", known_rows(), ids=lambda row: row["class"])
+def test_choosing_six_values_shows_the_right_label_and_probabilities(page: Any, row: dict[str, str]) -> None:
+    page.goto("/")
+    for feature in FEATURES:
+        page.select_option(f"select#{feature}", row[feature])
+    page.get_by_role("button", name="Predict").click()
+    page.locator("#result").wait_for(state="visible")
+    assert page.locator("#prediction").inner_text() == row["class"]
+    shown = {
+        cells.get_attribute("data-class"): float(cells.locator(".value").inner_text().rstrip("%"))
+        for cells in page.locator("#probabilities tbody tr").all()
+    }
+    assert set(shown) == {"unacc", "acc", "good", "vgood"}
+    assert max(shown, key=lambda label: shown[label] or 0) == row["class"]
+    assert sum(shown.values()) == pytest.approx(100, abs=0.3)
+    assert page.locator("#error").is_hidden()
+
+
+def test_missing_choices_are_named(page: Any) -> None:
+    page.goto("/")
+    page.select_option("select#buying", "low")
+    page.get_by_role("button", name="Predict").click()
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "Price of the maintenance" in error.inner_text()
+    assert page.locator("#result").is_hidden()
+
+
+def test_a_value_the_model_does_not_know_shows_the_api_error(page: Any) -> None:
+    page.goto("/")
+    for feature, value in zip(FEATURES, ["low", "low", "4", "more", "big", "high"], strict=True):
+        page.select_option(f"select#{feature}", value)
+    # A stale page offering a value the current model does not accept.
+    page.evaluate(
+        """() => {
+            const select = document.getElementById('buying');
+            select.add(new Option('cheap', 'cheap'));
+            select.value = 'cheap';
+        }"""
+    )
+    page.get_by_role("button", name="Predict").click()
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "buying has the value 'cheap'" in error.inner_text()
+    assert "allowed values: low, med, high, vhigh" in error.inner_text()
+
+
+def test_docs_render_offline_and_try_it_out_works(page: Any) -> None:
+    page.goto("/docs")
+    predict = page.locator("#operations-prediction-predict_api_v1_predict_post")
+    predict.wait_for()
+    assert page.locator("#operations-health-health_api_v1_health_get").is_visible()
+    predict.locator(".opblock-summary").click()
+    page.get_by_role("button", name="Execute").click()
+    status = predict.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip().startswith("200")
+    assert '"predictions"' in predict.locator(".live-responses-table .microlight").first.inner_text()

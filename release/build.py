@@ -1,0 +1,37 @@
+"""Build the model package the same way every time, so that its wheel's hash can be pinned."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from release.environment import isolated_pip_env
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_PACKAGE = REPO_ROOT / "model-package"
+# A fixed timestamp for every file in the archives (1980-01-01, the earliest a zip can hold).
+SOURCE_DATE_EPOCH = "315532800"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_distributions(out_dir: Path) -> tuple[Path, Path]:
+    """Build model-package/ into ``out_dir``; return (wheel, sdist).
+
+    The wheel is the same bytes on every build of the same source (its hash is pinned in
+    requirements.txt); the sdist's gzip header varies, and pip is never allowed to use it.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out_dir), str(MODEL_PACKAGE)],
+        check=True,
+        env=isolated_pip_env(SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH),
+        stdout=subprocess.DEVNULL,
+    )
+    [wheel] = sorted(out_dir.glob("car_evaluation_model-*.whl"))
+    [sdist] = sorted(out_dir.glob("car_evaluation_model-*.tar.gz"))
+    return wheel, sdist

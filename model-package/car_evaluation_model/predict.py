@@ -10,7 +10,7 @@ import pandas as pd
 
 from car_evaluation_model import __version__ as _version
 from car_evaluation_model.config.core import config
-from car_evaluation_model.predictor import PipelinePredictor, TablePredictor, compile_predictor
+from car_evaluation_model.predictor import Predictor, compile_predictor
 from car_evaluation_model.processing.data_manager import load_pipeline
 from car_evaluation_model.processing.validation import InputData, RowError, validate_inputs
 
@@ -30,7 +30,7 @@ class PredictionResult(TypedDict):
 
 
 @lru_cache(maxsize=1)
-def trained_predictor() -> TablePredictor | PipelinePredictor:
+def trained_predictor() -> Predictor:
     """The shipped model, loaded and compiled on first use, kept for the life of the process."""
     return compile_predictor(load_pipeline(), config.model)
 

@@ -131,7 +131,7 @@ def domain_size(model_config: ModelConfig) -> int:
 
 def compile_predictor(
     pipeline: Pipeline, model_config: ModelConfig, max_table_entries: int = MAX_TABLE_ENTRIES
-) -> TablePredictor | PipelinePredictor:
+) -> Predictor:
     """The table when the domain is small enough, else the pipeline itself."""
     if domain_size(model_config) > max_table_entries:
         return PipelinePredictor(pipeline, model_config)

@@ -29,10 +29,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from app.schemas.predict import ARTICLE_EXAMPLE  # noqa: E402
 from bench import micro  # noqa: E402
 from car_evaluation_model.processing.data_manager import load_dataset  # noqa: E402
-from tests.conftest import ARTICLE_ROW  # noqa: E402
-from tests.server import running_server  # noqa: E402
+from devtools.service import running_server  # noqa: E402
 
 SERVERS = {
     "(1) FastAPI constant": "bench.apps.constant:app",
@@ -51,13 +51,14 @@ def ensure_wrk() -> str:
         return wrk
     if os.geteuid() != 0:
         sys.exit("wrk is missing: install it with `sudo apt-get install -y wrk`")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
     return shutil.which("wrk") or sys.exit("wrk could not be installed")
 
 
 def request_body(rows: int) -> str:
     records = load_dataset().drop(columns="class").to_dict(orient="records")
-    inputs = [ARTICLE_ROW] if rows == 1 else (records * (rows // len(records) + 1))[:rows]
+    inputs = ARTICLE_EXAMPLE["inputs"][:1] if rows == 1 else (records * (rows // len(records) + 1))[:rows]
     return json.dumps({"inputs": inputs})
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from loguru import logger
 
@@ -28,20 +28,14 @@ def client() -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Any]:
+def make_client() -> Iterator[Callable[..., TestClient]]:
     """A client for an app built with other settings."""
-    clients: list[TestClient] = []
+    with ExitStack() as clients:
 
-    def build(**overrides: Any) -> TestClient:
-        configured: FastAPI = create_app(Settings(**overrides))
-        test_client = TestClient(configured)
-        test_client.__enter__()
-        clients.append(test_client)
-        return test_client
+        def build(**overrides: Any) -> TestClient:
+            return clients.enter_context(TestClient(create_app(Settings(**overrides))))
 
-    yield build
-    for test_client in clients:
-        test_client.__exit__(None, None, None)
+        yield build
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from devtools.service import running_server
 from tests.conftest import ARTICLE_ROW
-from tests.server import running_server
 
 
 def post_json(url: str, body: object, request_id: str) -> int:

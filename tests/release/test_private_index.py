@@ -25,12 +25,12 @@ from typing import Any
 
 import pytest
 
+from devtools.service import REPO_ROOT, running_server
 from release.build import MODEL_PACKAGE, build_distributions, sha256
 from release.environment import isolated_pip_env
 from release.index import Index, package_index
 from release.publish import upload
 from tests.conftest import ARTICLE_ROW
-from tests.server import REPO_ROOT, running_server
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""Run the service as a real process on 127.0.0.1, for tests that need real HTTP and logs."""
+"""Run the service (or another ASGI app) as a real uvicorn process on 127.0.0.1."""
 
 from __future__ import annotations
 

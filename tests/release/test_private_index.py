@@ -149,7 +149,9 @@ def test_the_pinned_hash_is_the_wheel_that_is_built(genuine: tuple[Path, Path]) 
         r"^car-evaluation-model==\S+ \\\n\s+--hash=sha256:(\w+)\n(?!\s+--hash)", REQUIREMENTS.read_text(), re.M
     )
     assert pinned, "requirements.txt must pin exactly one hash for car-evaluation-model"
-    assert pinned.group(1) == sha256(wheel), "rebuild requirements.txt with `tox -e lock`"
+    assert pinned.group(1) == sha256(wheel), (
+        "model-package/ changed since requirements.txt was locked: bump its VERSION, publish, then `tox -e lock`"
+    )
 
 
 @pytest.mark.parametrize("credentials", [(None, None), (USER, "wrong-password"), ("someone", "else")])

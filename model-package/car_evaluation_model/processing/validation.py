@@ -98,23 +98,16 @@ def _row_error(detail: Any, row_index: int, model_config: ModelConfig) -> RowErr
     field = str(detail["loc"][0]) if detail["loc"] else None
     value = detail.get("input")
     feature_names = model_config.feature_names
-    if field is None:
-        return RowError(
-            row=row_index,
-            field=None,
-            value=value,
-            allowed=feature_names,
-            type="row_not_object",
-            message=f"row must be an object with the fields {', '.join(feature_names)}",
+    if field is None or detail["type"] == "extra_forbidden":
+        # The problem is the row's shape: the allowed values are the field names.
+        shape_error: ErrorType = "row_not_object" if field is None else "unknown_field"
+        message = (
+            f"row must be an object with the fields {', '.join(feature_names)}"
+            if field is None
+            else f"unknown field {field!r}; the fields are {', '.join(feature_names)}"
         )
-    if detail["type"] == "extra_forbidden":
         return RowError(
-            row=row_index,
-            field=field,
-            value=value,
-            allowed=feature_names,
-            type="unknown_field",
-            message=f"unknown field {field!r}; the fields are {', '.join(feature_names)}",
+            row=row_index, field=field, value=value, allowed=feature_names, type=shape_error, message=message
         )
     error_type: ErrorType
     if detail["type"] == "missing":

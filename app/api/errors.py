@@ -1,4 +1,4 @@
-"""The API's 4xx answers, in the shape of ``app.schemas.errors.ErrorResponse``."""
+"""The API's error answers, in the shape of ``app.schemas.errors.ErrorResponse``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from car_evaluation_model import ModelArtifactError
+
 
 class RequestError(Exception):
-    """A 4xx answer: a status and a list of ``ErrorDetail``-shaped dicts."""
+    """An error answer: a status and a list of ``ErrorDetail``-shaped dicts."""
 
     def __init__(self, status_code: int, details: list[dict[str, Any]]) -> None:
         super().__init__(details[0]["msg"])
@@ -22,6 +24,11 @@ class RequestError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse(status_code=self.status_code, content={"detail": self.details})
+
+
+def model_unavailable(error: ModelArtifactError) -> RequestError:
+    """503: the model cannot be loaded (missing artifact, wrong scikit-learn version)."""
+    return RequestError.single(503, ["model"], str(error), "model_unavailable")
 
 
 async def request_error_handler(_: Request, error: Exception) -> JSONResponse:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from app import __version__ as api_version
 from app.api.deps import SettingsDep
+from app.api.errors import model_unavailable
 from app.schemas.errors import ErrorResponse
 from app.schemas.health import Health
 from car_evaluation_model import ModelArtifactError, warm_up
@@ -18,13 +18,10 @@ router = APIRouter(tags=["health"])
     response_model=Health,
     responses={503: {"model": ErrorResponse, "description": "The model cannot be loaded."}},
 )
-def health(settings: SettingsDep) -> Health | JSONResponse:
+def health(settings: SettingsDep) -> Health:
     """Service name and versions; 503 when the model cannot be loaded."""
     try:
         warm_up()
     except ModelArtifactError as error:
-        return JSONResponse(
-            status_code=503,
-            content={"detail": [{"loc": ["model"], "msg": str(error), "type": "model_unavailable"}]},
-        )
+        raise model_unavailable(error) from error
     return Health(name=settings.PROJECT_NAME, api_version=api_version, model_version=model_version)

@@ -17,11 +17,11 @@ from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 
 from app.api.deps import SettingsDep
-from app.api.errors import RequestError
+from app.api.errors import RequestError, model_unavailable
 from app.middleware import access_log_fields
 from app.schemas.errors import ErrorResponse
 from app.schemas.predict import PredictResponse
-from car_evaluation_model import RowError, make_prediction
+from car_evaluation_model import ModelArtifactError, RowError, make_prediction
 
 router = APIRouter(tags=["prediction"])
 
@@ -99,6 +99,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
     responses={
         413: {"model": ErrorResponse, "description": "The body is larger than the configured limit."},
         415: {"model": ErrorResponse, "description": "The body is not JSON."},
+        503: {"model": ErrorResponse, "description": "The model cannot be loaded."},
         422: {
             "model": ErrorResponse,
             "description": "Invalid rows: each error names the row, field and allowed values.",
@@ -126,10 +127,13 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
             input=request.headers.get("content-type"),
         )
     inputs = _parse_inputs(await request.body(), settings.MAX_ROWS_PER_REQUEST)
-    if len(inputs) <= INLINE_ROWS:
-        result = make_prediction(input_data=inputs)
-    else:
-        result = await run_in_threadpool(lambda: make_prediction(input_data=inputs))
+    try:
+        if len(inputs) <= INLINE_ROWS:
+            result = make_prediction(input_data=inputs)
+        else:
+            result = await run_in_threadpool(lambda: make_prediction(input_data=inputs))
+    except ModelArtifactError as error:
+        raise model_unavailable(error) from error
     logger.debug("inputs {}", inputs)
     if result["errors"]:
         access_log_fields(request).update(rows=len(inputs), invalid_rows=len({e["row"] for e in result["errors"]}))

@@ -6,7 +6,11 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from app.api.routes import predict as predict_route
+from car_evaluation_model import ModelArtifactError
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.processing.data_manager import load_dataset
 from tests.conftest import ARTICLE_ROW
@@ -111,6 +115,7 @@ def test_every_bad_row_is_reported(client: TestClient) -> None:
         (b'{"inputs": {"buying": "low"}}', ["body", "inputs"], "inputs_not_list"),
         (b'{"inputs": [], "extra": 1}', ["body", "extra"], "unknown_field"),
         (b'{"inputs": []}', ["body", "inputs"], "no_rows"),
+        (b'{"inputs": [1e400]}', ["body"], "json_invalid"),
     ],
 )
 def test_bad_envelope_is_422(client: TestClient, body: bytes, loc: list[Any], error_type: str) -> None:
@@ -193,3 +198,39 @@ def test_batches_above_the_inline_limit_give_the_same_answer(client: TestClient)
     response = post_rows(client, rows)  # 1728 rows: computed in the thread pool
     assert response.status_code == 200
     assert response.json()["predictions"] == data["class"].tolist()
+
+
+def test_a_model_that_cannot_load_is_503_not_500(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**_: Any) -> Any:
+        raise ModelArtifactError("car_evaluation_model_v0.1.0.pkl was trained with scikit-learn 1.2.0 but ...")
+
+    monkeypatch.setattr(predict_route, "make_prediction", broken)
+    response = post_rows(client, [ARTICLE_ROW])
+    assert response.status_code == 503
+    [error] = details(response)
+    assert error["type"] == "model_unavailable"
+    assert "scikit-learn 1.2.0" in error["msg"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+ROW_VALUES = st.sampled_from([*ARTICLE_ROW.values(), "vhigh", "5more", 2, 4.0, None, "", True, [], {}])
+ROWS = st.dictionaries(st.sampled_from([*ARTICLE_ROW, "colour"]), ROW_VALUES | JSON_VALUES, max_size=7)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        JSON_VALUES.map(orjson.dumps),
+        st.binary(max_size=64),
+        st.lists(ROWS, max_size=5).map(lambda rows: orjson.dumps({"inputs": rows})),
+    )
+)
+def test_no_body_gets_a_500(client: TestClient, body: bytes) -> None:
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code in {200, 422}, response.text
+    if response.status_code == 422:
+        assert all(error["msg"] and error["type"] for error in details(response))

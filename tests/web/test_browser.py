@@ -74,7 +74,7 @@ def test_a_value_the_model_does_not_know_shows_the_api_error(page: Any) -> None:
     page.get_by_role("button", name="Predict").click()
     error = page.locator("#error")
     error.wait_for(state="visible")
-    assert "buying has the value 'cheap'" in error.inner_text()
+    assert error.inner_text().startswith("buying has the value 'cheap'")
     assert "allowed values: low, med, high, vhigh" in error.inner_text()
 
 

@@ -26,7 +26,9 @@ function showResult(label, probabilities) {
 function describeErrors(body) {
   // The API answers 4xx with {"detail": [{"msg": ...}, ...]}.
   const details = body && Array.isArray(body.detail) ? body.detail : [];
-  return details.length ? details.map((d) => d.msg).join("; ") : "The service could not answer.";
+  // The form sends one row, so the API's "row 0: " prefix says nothing to a person.
+  const messages = details.map((d) => d.msg.replace(/^row \d+: /, ""));
+  return messages.length ? messages.join("; ") : "The service could not answer.";
 }
 
 form.addEventListener("submit", async (event) => {

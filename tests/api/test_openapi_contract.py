@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import schemathesis
 from hypothesis import settings
 
@@ -12,5 +14,5 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 
 @schema.parametrize()
 @settings(max_examples=60, deadline=None)
-def test_api_matches_its_schema(case: schemathesis.Case) -> None:
+def test_api_matches_its_schema(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate()

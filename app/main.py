@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from loguru import logger
 
 from app import __version__ as api_version
-from app.api.errors import RequestError, request_error_handler
+from app.api.errors import ApiError, api_error_handler
 from app.api.fast_path import PredictFastPath
 from app.api.main import api_router
 from app.config import Settings, settings
@@ -60,7 +60,7 @@ def create_app(settings: Settings = settings) -> FastAPI:
         )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id and a log line
-    app.add_exception_handler(RequestError, request_error_handler)
+    app.add_exception_handler(ApiError, api_error_handler)
     app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")
     app.include_router(api_router, prefix=settings.API_V1_STR)

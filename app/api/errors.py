@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from car_evaluation_model import ModelArtifactError
 
 
-class RequestError(Exception):
+class ApiError(Exception):
     """An error answer: a status and a list of ``ErrorDetail``-shaped dicts."""
 
     def __init__(self, status_code: int, details: list[dict[str, Any]]) -> None:
@@ -19,18 +19,18 @@ class RequestError(Exception):
         self.details = details
 
     @classmethod
-    def single(cls, status_code: int, loc: list[str | int], msg: str, type_: str, **extra: Any) -> RequestError:
+    def single(cls, status_code: int, loc: list[str | int], msg: str, type_: str, **extra: Any) -> ApiError:
         return cls(status_code, [{"loc": loc, "msg": msg, "type": type_, **extra}])
 
     def response(self) -> JSONResponse:
         return JSONResponse(status_code=self.status_code, content={"detail": self.details})
 
 
-def model_unavailable(error: ModelArtifactError) -> RequestError:
+def model_unavailable(error: ModelArtifactError) -> ApiError:
     """503: the model cannot be loaded (missing artifact, wrong scikit-learn version)."""
-    return RequestError.single(503, ["model"], str(error), "model_unavailable")
+    return ApiError.single(503, ["model"], str(error), "model_unavailable")
 
 
-async def request_error_handler(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestError)
+async def api_error_handler(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
     return error.response()

@@ -3,7 +3,7 @@
 Measured with py-spy under wrk, FastAPI's router, dependency injection and exception
 middleware took about 40% of the CPU of a one-row prediction. This middleware skips them
 for the one hot route: it calls the very same handler (``app.api.routes.predict.predict``)
-with the app's settings and renders ``RequestError`` the way the exception handler does.
+with the app's settings and renders ``ApiError`` the way the exception handler does.
 The route stays registered with FastAPI, which documents it in the OpenAPI schema; every
 other request goes through FastAPI as usual. It sits inside the CORS, body-limit and
 request-context middleware, so those still apply to it.
@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import RequestError
+from app.api.errors import ApiError
 from app.api.routes.predict import predict
 from app.config import Settings
 
@@ -34,6 +34,6 @@ class PredictFastPath:
         response: Response
         try:
             response = await predict(request, self.settings)
-        except RequestError as error:
+        except ApiError as error:
             response = error.response()
         await response(scope, receive, send)

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 
 from app.api.deps import SettingsDep
-from app.api.errors import RequestError, model_unavailable
+from app.api.errors import ApiError, model_unavailable
 from app.middleware import access_log_fields
 from app.schemas.errors import ErrorResponse
 from app.schemas.predict import PredictResponse
@@ -55,16 +55,16 @@ def _is_json(content_type: str | None) -> bool:
 
 
 def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
-    """The ``inputs`` list of the body, or a RequestError naming what is wrong with it."""
+    """The ``inputs`` list of the body, or an ApiError naming what is wrong with it."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise RequestError.single(422, ["body"], f"body is not valid JSON: {error}", "json_invalid") from None
+        raise ApiError.single(422, ["body"], f"body is not valid JSON: {error}", "json_invalid") from None
     if not isinstance(payload, dict):
-        raise RequestError.single(422, ["body"], 'body must be a JSON object: {"inputs": [...]}', "body_not_object")
+        raise ApiError.single(422, ["body"], 'body must be a JSON object: {"inputs": [...]}', "body_not_object")
     unknown = sorted(set(payload) - {"inputs"})
     if unknown:
-        raise RequestError.single(
+        raise ApiError.single(
             422,
             ["body", unknown[0]],
             f"unknown field {unknown[0]!r}; the body has one field, inputs",
@@ -74,7 +74,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
         )
     inputs = payload.get("inputs")
     if not isinstance(inputs, list):
-        raise RequestError.single(
+        raise ApiError.single(
             422,
             ["body", "inputs"],
             "inputs is required and must be a list of rows",
@@ -83,7 +83,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
             input=inputs,
         )
     if len(inputs) > max_rows:
-        raise RequestError.single(
+        raise ApiError.single(
             422,
             ["body", "inputs"],
             f"inputs has {len(inputs)} rows; the limit is {max_rows} per request",
@@ -119,7 +119,7 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
     problem. The body is `PredictRequest`; `doors` and `persons` also accept integers.
     """
     if not _is_json(request.headers.get("content-type")):
-        raise RequestError.single(
+        raise ApiError.single(
             415,
             ["header", "content-type"],
             f"send the body as {JSON_MEDIA_TYPE}",
@@ -137,7 +137,7 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
     logger.debug("inputs {}", inputs)
     if result["errors"]:
         access_log_fields(request).update(rows=len(inputs), invalid_rows=len({e["row"] for e in result["errors"]}))
-        raise RequestError(422, [_row_error_detail(error) for error in result["errors"]])
+        raise ApiError(422, [_row_error_detail(error) for error in result["errors"]])
     predictions = result["predictions"] or []
     access_log_fields(request).update(
         rows=len(predictions), model_version=result["version"], classes=dict(Counter(predictions))

@@ -7,6 +7,7 @@ needs no outside host (the validator badge, which calls one, is switched off).
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,7 @@ DOCS_URL = "/docs"
 OAUTH2_REDIRECT_URL = f"{DOCS_URL}/oauth2-redirect"
 
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
+model_card = cache(load_model_card)  # the shipped model's card does not change while serving
 static_files = StaticFiles(directory=WEB_DIR / "static")
 
 root_router = APIRouter(include_in_schema=False)
@@ -41,7 +43,7 @@ def index(request: Request, settings: SettingsDep) -> HTMLResponse:
             "project_name": settings.PROJECT_NAME,
             "api_prefix": settings.API_V1_STR,
             "model_version": model_version,
-            "model_card": load_model_card(),
+            "model_card": model_card(),
             "features": config.model.features,
             "classes": config.model.classes,
         },

@@ -9,9 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools import REPO_ROOT
 from devtools.processes import free_port, running_process
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass

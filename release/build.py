@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools import REPO_ROOT
 from release.environment import isolated_pip_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL_PACKAGE = REPO_ROOT / "model-package"
 # A fixed timestamp for every file in the archives (1980-01-01, the earliest a zip can hold).
 SOURCE_DATE_EPOCH = "315532800"

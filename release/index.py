@@ -3,7 +3,7 @@
     CAR_EVALUATION_INDEX_USER=... CAR_EVALUATION_INDEX_PASSWORD=... python -m release.index [--port 8080]
 
 serves ``.index-packages/`` until stopped (Ctrl-C), for trying the release flow locally;
-the tests start and stop their own with ``private_index()``. Uploads, listings and downloads
+the tests start and stop their own with ``package_index()``. Uploads, listings and downloads
 all need the password; pypiserver never falls back to PyPI (``--disable-fallback``), so the
 index only ever answers with what was uploaded to it.
 """

@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from release.build import REPO_ROOT, build_distributions
+from devtools import REPO_ROOT
+from release.build import build_distributions
 from release.environment import isolated_pip_env
 
 DEPLOY_IN = REPO_ROOT / "requirements" / "deploy.in"

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from devtools.service import REPO_ROOT, running_server
+from devtools import REPO_ROOT
+from devtools.service import running_server
 from release.build import MODEL_PACKAGE, build_distributions, sha256
 from release.environment import isolated_pip_env
 from release.index import Index, package_index

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +12,6 @@ from release.environment import isolated_pip_env
 MODEL_PACKAGE = REPO_ROOT / "model-package"
 # A fixed timestamp for every file in the archives (1980-01-01, the earliest a zip can hold).
 SOURCE_DATE_EPOCH = "315532800"
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_distributions(out_dir: Path) -> tuple[Path, Path]:

@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 
 from car_evaluation_model import __version__
-from car_evaluation_model.processing.data_manager import pipeline_path
+from car_evaluation_model.processing.data_manager import file_sha256, pipeline_path
 from car_evaluation_model.train_pipeline import run_training, summary
-from release.build import build_distributions, sha256
+from release.build import build_distributions
 
 TWINE_SETTINGS = ("TWINE_REPOSITORY_URL", "TWINE_USERNAME", "TWINE_PASSWORD")
 
@@ -66,7 +66,7 @@ def main() -> None:
         print(result.stdout, result.stderr, sep="\n")
         if result.returncode:
             sys.exit(f"upload failed ({result.returncode})")
-        print(f"published car-evaluation-model {__version__}: {wheel.name} sha256 {sha256(wheel)}")
+        print(f"published car-evaluation-model {__version__}: {wheel.name} sha256 {file_sha256(wheel)}")
         print("next: `tox -e lock` to pin this wheel's hash in requirements.txt, then deploy")
 
 

@@ -6,13 +6,10 @@ Public API::
     from car_evaluation_model.config.core import config   # features and allowed values
 """
 
-from pathlib import Path
-
-__version__: str = (Path(__file__).resolve().parent / "VERSION").read_text(encoding="utf-8").strip()
-
 from car_evaluation_model.predict import PredictionResult, make_prediction, warm_up
 from car_evaluation_model.processing.data_manager import ModelArtifactError, load_model_card
 from car_evaluation_model.processing.validation import CarInput, RowError
+from car_evaluation_model.version import __version__
 
 __all__ = [
     "CarInput",

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import TypedDict
 
-import pandas as pd
-
-from car_evaluation_model import __version__ as _version
 from car_evaluation_model.config.core import config
-from car_evaluation_model.predictor import Predictor, compile_predictor
+from car_evaluation_model.prediction_table import Predictor, compile_predictor
 from car_evaluation_model.processing.data_manager import load_pipeline
-from car_evaluation_model.processing.validation import InputData, RowError, validate_inputs
+from car_evaluation_model.processing.validation import InputData, RowError
+from car_evaluation_model.version import __version__ as _version
 
 
 class PredictionResult(TypedDict):
     """What ``make_prediction`` returns.
 
     Either every row is valid and ``predictions``/``probabilities`` hold one entry per input
-    row (in input order) with ``errors`` None, or ``errors`` lists every problem and no
+    row (in input order) with ``errors`` None, or ``errors`` lists the problems and no
     prediction is made at all: a batch is never half-answered.
     """
 
@@ -29,7 +26,7 @@ class PredictionResult(TypedDict):
     errors: list[RowError] | None
 
 
-@lru_cache(maxsize=1)
+@cache
 def trained_predictor() -> Predictor:
     """The shipped model, loaded and compiled on first use, kept for the life of the process."""
     return compile_predictor(load_pipeline(), config.model)
@@ -42,16 +39,9 @@ def warm_up() -> None:
 
 def make_prediction(*, input_data: InputData) -> PredictionResult:
     """Predict the class of each row of a DataFrame, a list of dicts or a single dict."""
-    predictor = trained_predictor()
-    if isinstance(input_data, pd.DataFrame):
-        answer = predictor.predict_frame(input_data)
-    else:
-        answer = predictor.predict_rows([input_data] if isinstance(input_data, Mapping) else input_data)
-    if answer is None:
-        # Only invalid input gets here (or any input, for a model too large for a table).
-        _, errors = validate_inputs(input_data=input_data)
-        if errors:
-            return PredictionResult(predictions=None, probabilities=None, version=_version, errors=errors)
-        raise AssertionError("the predictor refused input that validation accepts")
-    predictions, probabilities = answer
-    return PredictionResult(predictions=predictions, probabilities=probabilities, version=_version, errors=None)
+    answer = trained_predictor().predict(input_data)
+    if isinstance(answer, list):
+        return PredictionResult(predictions=None, probabilities=None, version=_version, errors=answer)
+    return PredictionResult(
+        predictions=answer.labels, probabilities=answer.probabilities, version=_version, errors=None
+    )

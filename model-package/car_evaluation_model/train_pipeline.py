@@ -6,6 +6,7 @@ code and data give the same model and the same predictions.
 
 from __future__ import annotations
 
+import json
 import platform
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
@@ -18,10 +19,16 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
 from sklearn.pipeline import Pipeline
 
-from car_evaluation_model import __version__ as _version
 from car_evaluation_model.config.core import TRAINED_MODEL_DIR, Config, config
 from car_evaluation_model.pipeline import build_pipeline
-from car_evaluation_model.processing.data_manager import dataset_path, file_sha256, load_dataset, save_pipeline
+from car_evaluation_model.processing.data_manager import (
+    dataset_path,
+    file_sha256,
+    load_dataset,
+    model_card_path,
+    save_pipeline,
+)
+from car_evaluation_model.version import __version__ as _version
 
 LIBRARIES = ("scikit-learn", "feature-engine", "pandas", "numpy", "joblib")
 
@@ -76,13 +83,13 @@ def run_training(cfg: Config = config, model_dir: Path = TRAINED_MODEL_DIR) -> d
 
     pipeline = build_pipeline(cfg.model).fit(X, y)
     model_card = {
-        "name": cfg.app.package_name,
+        "name": cfg.files.package_name,
         "version": _version,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "estimator": type(pipeline[-1]).__name__,
         "hyperparameters": cfg.model.hyperparameters.model_dump(),
         "data": {
-            "file": cfg.app.training_data_file,
+            "file": cfg.files.training_data_file,
             "sha256": file_sha256(dataset_path(cfg)),
             "rows": len(data),
             "class_counts": {label: int((y == label).sum()) for label in classes},
@@ -97,8 +104,22 @@ def run_training(cfg: Config = config, model_dir: Path = TRAINED_MODEL_DIR) -> d
         "python": platform.python_version(),
         "libraries": {name: installed_version(name) for name in LIBRARIES},
     }
+    model_card["trained_at"] = unchanged_training_date(model_card, model_card_path(cfg, model_dir=model_dir))
     save_pipeline(pipeline=pipeline, model_card=model_card, model_dir=model_dir, cfg=cfg)
     return model_card
+
+
+def unchanged_training_date(model_card: dict[str, Any], saved_card: Path) -> str:
+    """The saved card's date when retraining changed nothing else, else the new card's date.
+
+    Training is deterministic, so retraining the same code on the same data gives the same
+    model; keeping its date leaves the committed artifacts, and ``git status``, unchanged.
+    """
+    if saved_card.is_file():
+        saved = json.loads(saved_card.read_text(encoding="utf-8"))
+        if {**saved, "trained_at": model_card["trained_at"]} == model_card:
+            return str(saved["trained_at"])
+    return str(model_card["trained_at"])
 
 
 def summary(model_card: dict[str, Any]) -> str:

@@ -9,11 +9,12 @@ from car_evaluation_model.config.core import config
 from car_evaluation_model.pipeline import build_pipeline
 
 
-def test_build_pipeline_is_fresh_and_unfitted() -> None:
+def test_build_pipeline_is_fresh_and_unfitted(dataset: pd.DataFrame) -> None:
     first, second = build_pipeline(), build_pipeline()
-    assert first is not second
+    first.fit(dataset[config.model.feature_names], dataset[config.model.target])
+    check_is_fitted(first[-1])
     with pytest.raises(Exception, match="not fitted"):
-        check_is_fitted(first[-1])
+        check_is_fitted(second[-1])
 
 
 def test_fit_returns_pipeline_and_learns_all_classes(dataset: pd.DataFrame) -> None:

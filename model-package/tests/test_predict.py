@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from car_evaluation_model import __version__, make_prediction
-from car_evaluation_model.predict import trained_predictor
 from car_evaluation_model.processing.data_manager import load_pipeline
 
 CLASSES = ["unacc", "acc", "good", "vgood"]
@@ -49,7 +48,3 @@ def test_any_invalid_row_means_no_predictions(good_row: dict[str, object]) -> No
     assert result["probabilities"] is None
     assert result["errors"] is not None
     assert [(e["row"], e["field"], e["value"]) for e in result["errors"]] == [(1, "buying", "cheap")]
-
-
-def test_model_is_loaded_once() -> None:
-    assert trained_predictor() is trained_predictor()

@@ -17,7 +17,7 @@ from car_evaluation_model.processing.data_manager import (
     pipeline_path,
     save_pipeline,
 )
-from car_evaluation_model.train_pipeline import run_training, summary
+from car_evaluation_model.train_pipeline import run_training, summary, unchanged_training_date
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,22 @@ def test_model_from_another_sklearn_version_is_refused(
 def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelArtifactError, match="no trained model"):
         load_pipeline(tmp_path / "missing.pkl")
+
+
+def test_retraining_unchanged_keeps_the_training_date(trained: tuple[Path, dict[str, object]]) -> None:
+    model_dir, card = trained
+    card_file, model_file = model_card_path(model_dir=model_dir), pipeline_path(model_dir=model_dir)
+    before = card_file.read_bytes(), model_file.read_bytes()
+    again = run_training(model_dir=model_dir)
+    assert again["trained_at"] == card["trained_at"]
+    assert (card_file.read_bytes(), model_file.read_bytes()) == before
+
+
+def test_a_changed_card_gets_a_new_training_date(tmp_path: Path) -> None:
+    card = {"version": __version__, "trained_at": "2026-01-01T00:00:00+00:00", "rows": 1}
+    saved = tmp_path / "card.json"
+    saved.write_text(json.dumps({**card, "trained_at": "2025-01-01T00:00:00+00:00"}))
+    assert unchanged_training_date(card, saved) == "2025-01-01T00:00:00+00:00"
+    saved.write_text(json.dumps({**card, "rows": 2, "trained_at": "2025-01-01T00:00:00+00:00"}))
+    assert unchanged_training_date(card, saved) == "2026-01-01T00:00:00+00:00"
+    assert unchanged_training_date(card, tmp_path / "missing.json") == "2026-01-01T00:00:00+00:00"

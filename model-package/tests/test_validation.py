@@ -5,7 +5,14 @@ import math
 import pandas as pd
 import pytest
 
-from car_evaluation_model.processing.validation import validate_inputs
+from car_evaluation_model.config.core import config
+from car_evaluation_model.processing.validation import (
+    MAX_ECHOED_CHARS,
+    MAX_LISTED_ERRORS,
+    accepted_values,
+    is_valid_row,
+    validate_inputs,
+)
 
 BUYING = ["low", "med", "high", "vhigh"]
 
@@ -32,7 +39,7 @@ def test_unknown_value_names_field_and_allowed_values(good_row: dict[str, object
     error = only_error({**good_row, "buying": value})
     assert error["row"] == 0
     assert error["field"] == "buying"
-    assert error["value"] == value
+    assert error["value"] == ("<list>" if isinstance(value, list) else value)
     assert error["allowed"] == BUYING
     assert error["type"] == "value_not_allowed"
     assert "low, med, high, vhigh" in str(error["message"])
@@ -98,3 +105,66 @@ def test_errors_keep_row_positions_and_valid_rows_survive(good_row: dict[str, ob
     assert errors is not None
     assert [(e["row"], e["field"]) for e in errors] == [(1, "safety")]
     assert list(rows.index) == [0, 2]
+
+
+def nested(depth: int) -> object:
+    value: object = "low"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_deeply_nested_value_is_named_not_echoed(good_row: dict[str, object]) -> None:
+    error = only_error([{**good_row, "buying": nested(5000)}])
+    assert error["value"] == "<list>"
+    assert "'<list>'" in str(error["message"])
+
+
+def test_long_strings_are_cut_in_errors(good_row: dict[str, object]) -> None:
+    error = only_error([{**good_row, "buying": "x" * 10_000}])
+    assert error["value"] == "x" * MAX_ECHOED_CHARS + "..."
+    assert len(str(error["message"])) < 300
+    unknown = only_error([{**good_row, "y" * 10_000: 1}])
+    assert unknown["field"] == "y" * MAX_ECHOED_CHARS + "..."
+
+
+def test_errors_are_bounded_and_the_rest_counted(good_row: dict[str, object]) -> None:
+    rows: list[dict[str, object]] = [{}] * 10_000 + [good_row]
+    _, errors = validate_inputs(input_data=rows)
+    assert errors is not None
+    *listed, summary = errors
+    assert len(listed) == MAX_LISTED_ERRORS
+    # 6 missing fields per empty row: rows 0-15 are listed whole, row 16 in part.
+    assert {e["row"] for e in listed} == set(range(17))
+    assert summary["type"] == "too_many_errors"
+    assert summary["value"] == 10_000 - 16
+    assert f"{10_000 - 16} more rows" in summary["message"]
+
+
+def test_a_row_with_thousands_of_unknown_fields_lists_only_the_bound(good_row: dict[str, object]) -> None:
+    row = {**good_row, **{f"extra{i}": 1 for i in range(50_000)}}
+    _, errors = validate_inputs(input_data=[row])
+    assert errors is not None
+    *listed, summary = errors
+    assert [e["field"] for e in listed] == [f"extra{i}" for i in range(MAX_LISTED_ERRORS)]
+    assert summary["type"] == "too_many_errors"
+    assert summary["value"] == 1
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"buying": "low", "maint": "low", "doors": 4, "persons": "more", "lug_boot": "big", "safety": "high"},
+        {"buying": "low", "maint": "low", "doors": 4.0, "persons": 2, "lug_boot": "big", "safety": "high"},
+        {"buying": "low", "maint": "low", "doors": True, "persons": 2, "lug_boot": "big", "safety": "high"},
+        {"buying": ["low"], "maint": "low", "doors": 4, "persons": 2, "lug_boot": "big", "safety": "high"},
+        {"buying": "low", "maint": "low", "doors": 4, "persons": 2, "lug_boot": "big"},
+        {"buying": "low", "maint": "low", "doors": 4, "persons": 2, "lug_boot": "big", "safety": "high", "x": 1},
+        ["low"],
+        None,
+    ],
+)
+def test_the_cheap_check_agrees_with_validation(row: object) -> None:
+    accepted = accepted_values(config.model)
+    _, errors = validate_inputs(input_data=[row])  # type: ignore[list-item]
+    assert is_valid_row(row, accepted) == (errors is None)

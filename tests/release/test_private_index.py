@@ -25,13 +25,15 @@ from typing import Any
 
 import pytest
 
+from car_evaluation_model import __version__ as model_version
+from car_evaluation_model.processing.data_manager import file_sha256
 from devtools import REPO_ROOT
 from devtools.service import running_server
-from release.build import MODEL_PACKAGE, build_distributions, sha256
+from release.build import MODEL_PACKAGE, build_distributions
 from release.environment import isolated_pip_env
 from release.index import Index, package_index
 from release.publish import upload
-from tests.conftest import ARTICLE_ROW
+from tests.conftest import API, ARTICLE_ROW
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +118,7 @@ def public_index(workdir: Path) -> Iterator[Index]:
         env=isolated_pip_env(),
     )
     impostor_wheel(packages, "99.0.0")
-    impostor_wheel(packages, "0.1.0")  # same version as the genuine one, other content
+    impostor_wheel(packages, model_version)  # same version as the genuine one, other content
     with package_index(packages, credentials=None, log_path=workdir / "public.log") as index:
         yield index
 
@@ -141,7 +143,7 @@ def installed_model(python: Path) -> dict[str, Any]:
 
 def assert_genuine(installed: dict[str, Any]) -> None:
     assert not installed["impostor"], f"an impostor was installed: {installed}"
-    assert installed["card_sha256"] == sha256(GENUINE_CARD), f"not the genuine model: {installed}"
+    assert installed["card_sha256"] == file_sha256(GENUINE_CARD), f"not the genuine model: {installed}"
 
 
 def test_the_pinned_hash_is_the_wheel_that_is_built(genuine: tuple[Path, Path]) -> None:
@@ -150,7 +152,7 @@ def test_the_pinned_hash_is_the_wheel_that_is_built(genuine: tuple[Path, Path]) 
         r"^car-evaluation-model==\S+ \\\n\s+--hash=sha256:(\w+)\n(?!\s+--hash)", REQUIREMENTS.read_text(), re.M
     )
     assert pinned, "requirements.txt must pin exactly one hash for car-evaluation-model"
-    assert pinned.group(1) == sha256(wheel), (
+    assert pinned.group(1) == file_sha256(wheel), (
         "model-package/ changed since requirements.txt was locked: bump its VERSION, publish, then `tox -e lock`"
     )
 
@@ -196,14 +198,14 @@ def test_deploy_installs_the_genuine_package_and_serves_it(
     command = procfile_web.removeprefix("web:").strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
     assert "--host 127.0.0.1" in command
     with running_server(workdir / "deployed.log", command=["sh", "-c", f"exec {python.parent}/{command}"]) as server:
-        health = json.load(urllib.request.urlopen(f"{server.base_url}/api/v1/health", timeout=5))
+        health = json.load(urllib.request.urlopen(f"{server.base_url}{API}/health", timeout=5))
         request = urllib.request.Request(
-            f"{server.base_url}/api/v1/predict",
+            f"{server.base_url}{API}/predict",
             data=json.dumps({"inputs": [ARTICLE_ROW]}).encode(),
             headers={"Content-Type": "application/json"},
         )
         prediction = json.load(urllib.request.urlopen(request, timeout=5))
-    assert health["model_version"] == "0.1.0"
+    assert health["model_version"] == model_version
     assert prediction["predictions"] == ["vgood"]
     assert password not in server.logs()
 
@@ -221,7 +223,7 @@ def test_the_unsafe_extra_index_url_install_is_hijacked(
             "install",
             "--no-cache-dir",
             "--no-deps",
-            "car-evaluation-model>=0.1.0",
+            f"car-evaluation-model>={model_version}",
             "--index-url",
             public_index.simple_url,
             "--extra-index-url",

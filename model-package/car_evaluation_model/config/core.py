@@ -11,9 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from strictyaml import YAML, Float, Int, Map, Seq, Str, YAMLError, load
 
-import car_evaluation_model
-
-PACKAGE_ROOT = Path(car_evaluation_model.__file__).resolve().parent
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE_PATH = PACKAGE_ROOT / "config.yml"
 DATASET_DIR = PACKAGE_ROOT / "datasets"
 TRAINED_MODEL_DIR = PACKAGE_ROOT / "trained_models"
@@ -70,7 +68,7 @@ class ModelHyperParameters(_Frozen):
     min_samples_leaf: int = Field(ge=1)
 
 
-class AppConfig(_Frozen):
+class FilesConfig(_Frozen):
     """Where things live: package, data set and artifact names."""
 
     package_name: str
@@ -111,7 +109,7 @@ class ModelConfig(_Frozen):
 
 
 class Config(_Frozen):
-    app: AppConfig
+    files: FilesConfig
     model: ModelConfig
 
 
@@ -132,7 +130,7 @@ def create_and_validate_config(parsed_config: YAML | None = None) -> Config:
     data = parsed_config.data
     try:
         return Config(
-            app=AppConfig.model_validate({k: data[k] for k in AppConfig.model_fields}),
+            files=FilesConfig.model_validate({k: data[k] for k in FilesConfig.model_fields}),
             model=ModelConfig.model_validate({k: data[k] for k in ModelConfig.model_fields}),
         )
     except ValidationError as error:

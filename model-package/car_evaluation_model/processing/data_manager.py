@@ -1,6 +1,6 @@
 """Read the data set; save and load the trained pipeline and its model card.
 
-Artifacts are named after the package version (``car_evaluation_model_v0.1.0.pkl`` and
+Artifacts are named after the package version (``car_evaluation_model_v<VERSION>.pkl`` and
 ``.json``); saving a new version removes the older ones. Loading never writes anything, so an
 installed (possibly read-only) package is only ever read at prediction time.
 """
@@ -18,8 +18,8 @@ import pandas as pd
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
 
-from car_evaluation_model import __version__ as _version
 from car_evaluation_model.config.core import DATASET_DIR, TRAINED_MODEL_DIR, Config, config
+from car_evaluation_model.version import __version__ as _version
 
 
 class ModelArtifactError(RuntimeError):
@@ -27,7 +27,7 @@ class ModelArtifactError(RuntimeError):
 
 
 def dataset_path(cfg: Config = config) -> Path:
-    return DATASET_DIR / cfg.app.training_data_file
+    return DATASET_DIR / cfg.files.training_data_file
 
 
 def load_dataset(cfg: Config = config) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def file_sha256(path: Path) -> str:
 
 
 def artifact_stem(cfg: Config = config, version: str = _version) -> str:
-    return f"{cfg.app.pipeline_save_file}{version}"
+    return f"{cfg.files.pipeline_save_file}{version}"
 
 
 def pipeline_path(cfg: Config = config, version: str = _version, model_dir: Path = TRAINED_MODEL_DIR) -> Path:
@@ -54,7 +54,7 @@ def model_card_path(cfg: Config = config, version: str = _version, model_dir: Pa
 
 def remove_old_artifacts(*, keep: list[Path], model_dir: Path = TRAINED_MODEL_DIR, cfg: Config = config) -> None:
     """Delete artifacts of other versions so the package ships exactly one model."""
-    for path in model_dir.glob(f"{cfg.app.pipeline_save_file}*"):
+    for path in model_dir.glob(f"{cfg.files.pipeline_save_file}*"):
         if path not in keep:
             path.unlink()
 

@@ -8,6 +8,7 @@ Nothing else is coerced: ``"VHIGH "`` and ``"cheap"`` are errors naming the allo
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Integral
@@ -21,7 +22,14 @@ from car_evaluation_model.config.core import FeatureSpec, ModelConfig, config
 InputData = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]
 
 
-ErrorType = Literal["no_rows", "row_not_object", "unknown_field", "missing", "null_value", "value_not_allowed"]
+ErrorType = Literal[
+    "no_rows", "row_not_object", "unknown_field", "missing", "null_value", "value_not_allowed", "too_many_errors"
+]
+
+# An error list is bounded: past this many problems, the rest of the input is only counted.
+MAX_LISTED_ERRORS = 100
+# Longest string echoed back in an error; the input itself can be megabytes.
+MAX_ECHOED_CHARS = 100
 
 
 class RowError(TypedDict):
@@ -29,10 +37,23 @@ class RowError(TypedDict):
 
     row: int | None  # position of the row in the input; None when the input as a whole is bad
     field: str | None  # the offending field; None when the row itself is not an object
-    value: Any  # what was given (None when the field is missing)
+    value: Any  # what was given, bounded by ``echo`` (None when the field is missing)
     allowed: list[str]  # the values (or, for an unknown field, the field names) accepted
     type: ErrorType
     message: str
+
+
+def echo(value: Any) -> Any:
+    """A bounded, safely printable stand-in for a value to put in an error.
+
+    Numbers, booleans and None are themselves, strings are cut to ``MAX_ECHOED_CHARS``, and a
+    container is only named (``"<list>"``), however large or deeply nested it is.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_ECHOED_CHARS else f"{value[:MAX_ECHOED_CHARS]}..."
+    return f"<{type(value).__name__}>"
 
 
 def integer_aliases(values: Sequence[str]) -> dict[int, str]:
@@ -95,8 +116,8 @@ def _is_missing(value: Any) -> bool:
 
 def _row_error(detail: Any, row_index: int, model_config: ModelConfig) -> RowError:
     """Turn one pydantic error into a RowError that names the field and the allowed values."""
-    field = str(detail["loc"][0]) if detail["loc"] else None
-    value = detail.get("input")
+    field = echo(str(detail["loc"][0])) if detail["loc"] else None
+    value = echo(detail.get("input"))
     feature_names = model_config.feature_names
     if field is None or detail["type"] == "extra_forbidden":
         # The problem is the row's shape: the allowed values are the field names.
@@ -127,18 +148,63 @@ def _row_error(detail: Any, row_index: int, model_config: ModelConfig) -> RowErr
     )
 
 
+def accepted_values(model_config: ModelConfig) -> dict[str, frozenset[Any]]:
+    """Per feature, every accepted spelling: the config's strings and their integer aliases."""
+    return {
+        feature.name: frozenset(feature.values) | frozenset(integer_aliases(feature.values))
+        for feature in model_config.features
+    }
+
+
+def is_valid_row(row: Any, accepted: Mapping[str, frozenset[Any]]) -> bool:
+    """The cheap yes/no of ``CarInput`` validation, for rows whose errors are not listed."""
+    if not isinstance(row, Mapping) or row.keys() != accepted.keys():
+        return False
+    try:
+        return all(type(value) is not bool and value in accepted[name] for name, value in row.items())
+    except TypeError:  # an unhashable value (a list, a dict)
+        return False
+
+
+def _within(row: Any, accepted: Mapping[str, frozenset[Any]], room: int) -> tuple[Any, bool]:
+    """The row, or for a row with more unknown fields than can be listed, the row cut to that many.
+
+    A row of 50 000 unknown fields would otherwise cost 50 000 validation errors to list 100.
+    """
+    if not isinstance(row, Mapping) or len(row) <= len(accepted) + room:
+        return row, False
+    unknown = itertools.islice((name for name in row if name not in accepted), room)
+    return {name: row[name] for name in [*(name for name in accepted if name in row), *unknown]}, True
+
+
+def _too_many_errors(unlisted_rows: int, max_errors: int) -> RowError:
+    return RowError(
+        row=None,
+        field=None,
+        value=unlisted_rows,
+        allowed=[],
+        type="too_many_errors",
+        message=f"only the first {max_errors} problems are listed; "
+        f"{unlisted_rows} more rows have problems that are not listed",
+    )
+
+
 def validate_inputs(
-    *, input_data: InputData, model_config: ModelConfig = config.model
+    *, input_data: InputData, model_config: ModelConfig = config.model, max_errors: int = MAX_LISTED_ERRORS
 ) -> tuple[pd.DataFrame, list[RowError] | None]:
     """Validate every row; return the valid rows (canonical strings) and the errors, if any.
 
     The frame keeps each valid row's position in the input as its index, in the config's
     column order. ``errors`` is None only when every row is valid and there is at least one.
+    At most ``max_errors`` problems are listed; then one ``too_many_errors`` entry counts the
+    rows whose problems are not (all) listed, so that an error answer stays small and cheap.
     """
     input_model = CarInput if model_config is config.model else build_input_model(model_config)
+    accepted = accepted_values(model_config)
     rows = _rows_of(input_data)
     valid: dict[int, dict[str, str]] = {}
     errors: list[RowError] = []
+    unlisted_rows = 0
     if not rows:
         errors.append(
             RowError(
@@ -151,9 +217,18 @@ def validate_inputs(
             )
         )
     for row_index, row in enumerate(rows):
+        if len(errors) >= max_errors:
+            unlisted_rows += not is_valid_row(row, accepted)
+            continue
+        room = max_errors - len(errors)
+        checked, cut = _within(row, accepted, room)
         try:
-            valid[row_index] = input_model.model_validate(row).model_dump()
+            valid[row_index] = input_model.model_validate(checked).model_dump()
         except ValidationError as error:
-            errors.extend(_row_error(detail, row_index, model_config) for detail in error.errors(include_url=False))
+            details = error.errors(include_url=False)
+            errors.extend(_row_error(detail, row_index, model_config) for detail in details[:room])
+            unlisted_rows += cut or len(details) > room
+    if unlisted_rows:
+        errors.append(_too_many_errors(unlisted_rows, max_errors))
     frame = pd.DataFrame.from_dict(valid, orient="index", columns=model_config.feature_names)
     return frame, errors or None

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from car_evaluation_model import make_prediction
 from car_evaluation_model.config.core import config
 from car_evaluation_model.predict import trained_predictor
-from car_evaluation_model.predictor import PipelinePredictor, TablePredictor, compile_predictor
+from car_evaluation_model.prediction_table import Answer, PipelinePredictor, PredictionTable, compile_predictor
 from car_evaluation_model.processing.data_manager import load_pipeline
 from car_evaluation_model.processing.validation import validate_inputs
 
@@ -34,7 +34,7 @@ def as_matrix(probabilities: list[dict[str, float]], classes: list[str]) -> np.n
 
 
 def test_shipped_model_is_compiled_to_a_table() -> None:
-    assert isinstance(trained_predictor(), TablePredictor)
+    assert isinstance(trained_predictor(), PredictionTable)
 
 
 @pytest.mark.parametrize("as_records", [False, True])
@@ -76,12 +76,15 @@ def test_large_domain_falls_back_to_the_pipeline(domain: pd.DataFrame) -> None:
     table = compile_predictor(pipeline, config.model)
     sample = domain.sample(200, random_state=3)
     records: Any = sample.to_dict(orient="records")
-    from_fallback, from_table = fallback.predict_rows(records), table.predict_rows(records)
-    assert from_fallback is not None
-    assert from_table is not None
-    assert from_fallback[0] == from_table[0]
-    np.testing.assert_allclose(as_matrix(from_fallback[1], CLASSES), as_matrix(from_table[1], CLASSES), atol=1e-12)
-    assert fallback.predict_rows([{**records[0], "buying": "cheap"}]) is None
+    from_fallback, from_table = fallback.predict(records), table.predict(records)
+    assert isinstance(from_fallback, Answer)
+    assert isinstance(from_table, Answer)
+    assert from_fallback.labels == from_table.labels
+    np.testing.assert_allclose(
+        as_matrix(from_fallback.probabilities, CLASSES), as_matrix(from_table.probabilities, CLASSES), atol=1e-12
+    )
+    invalid = [{**records[0], "buying": "cheap"}]
+    assert fallback.predict(invalid) == table.predict(invalid) == validate_inputs(input_data=invalid)[1]
 
 
 SPELLINGS: dict[str, list[Any]] = {
@@ -102,7 +105,7 @@ def maybe_valid_rows(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(maybe_valid_rows(), min_size=1, max_size=4))
-def test_fast_path_accepts_exactly_what_validation_accepts(rows: list[dict[str, Any]]) -> None:
+def test_table_accepts_exactly_what_validation_accepts(rows: list[dict[str, Any]]) -> None:
     result = make_prediction(input_data=rows)
     _, errors = validate_inputs(input_data=rows)
     assert result["errors"] == errors

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     LOG_JSON: bool = False  # one JSON object per line, for log shippers in production
     MAX_ROWS_PER_REQUEST: int = Field(default=10_000, ge=1)
     MAX_REQUEST_BODY_BYTES: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # The server's own limits (app/server_protocol.py, app/serve.py).
+    MAX_REQUEST_HEADER_BYTES: int = Field(default=32 * 1024, ge=1024)
+    REQUEST_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # Below the 30 s after which Heroku and Kubernetes' default grace period send SIGKILL.
+    GRACEFUL_SHUTDOWN_SECONDS: int = Field(default=20, ge=1)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,4 +1,8 @@
-"""The FastAPI application: logging first, then middleware, routers and the OpenAPI schema."""
+"""The FastAPI application: logging first, then middleware, error handlers, routers, OpenAPI.
+
+Every request is dispatched by the routing table, the hot ``POST /api/v1/predict`` too, so
+root paths, dependency overrides, exception handlers and middleware apply to every route.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,11 @@ from fastapi.openapi.utils import get_openapi
 from loguru import logger
 
 from app import __version__ as api_version
-from app.api.errors import ApiError, api_error_handler
-from app.api.fast_path import PredictFastPath
-from app.api.main import api_router
+from app.api.errors import install_error_handlers
+from app.api.main import api_routers
 from app.config import Settings, settings
 from app.log import setup_logging
-from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.middleware import RequestContextMiddleware
 from app.schemas.predict import PredictRequest
 from app.web.routes import STATIC_URL, root_router, static_files
 from car_evaluation_model import ModelArtifactError, warm_up
@@ -46,10 +49,12 @@ def create_app(settings: Settings = settings) -> FastAPI:
         docs_url=None,  # served offline by app.web.routes
         redoc_url=None,
         lifespan=lifespan,
+        # Starlette's slash redirect builds its Location from the Host header, which a
+        # client controls: a path with a trailing slash is a 404 like any other unknown path.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     # Middleware added first runs innermost.
-    app.add_middleware(PredictFastPath, settings=settings)  # see app/api/fast_path.py
     if settings.all_cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -58,12 +63,13 @@ def create_app(settings: Settings = settings) -> FastAPI:
             allow_headers=["Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id and a log line
-    app.add_exception_handler(ApiError, api_error_handler)
+    install_error_handlers(app)
+    # First match wins: the API first, for its hot route's sake.
+    for router in api_routers:
+        app.include_router(router, prefix=settings.API_V1_STR)
     app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")
-    app.include_router(api_router, prefix=settings.API_V1_STR)
 
     def openapi() -> dict[str, Any]:
         # /predict reads its body itself (see api/routes/predict.py); publish its schema here.

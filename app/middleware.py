@@ -1,17 +1,18 @@
-"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware on every request).
+"""The one middleware of the service: what every answer gets, whatever route made it.
 
-``RequestContextMiddleware``: a request id per request (a well-formed ``X-Request-ID`` from
-the client, else a new one), echoed in the response and bound to every log line, and one
-access line per request. Handlers add fields to that line through ``access_log_fields``.
-
-``BodySizeLimitMiddleware``: refuse bodies over the limit with 413 before they are read
-into memory, whether or not the client sent a ``Content-Length``. (FastAPI's own
-``max_body_size`` answers a declared oversize body with a plain-text 413 that no handler can
-reshape; this one answers every oversize body with the API's JSON error naming the limit.)
+A pure ASGI middleware (cheaper than ``BaseHTTPMiddleware`` on every request). Per request:
+a request id (a well-formed ``X-Request-ID`` from the client, else a new one), echoed in the
+response and bound to every log line; ``X-Content-Type-Options: nosniff``; one access line,
+to which handlers add fields through ``access_log_fields``. An exception nothing else handled
+becomes the 500 of ``internal_error_response`` here, and its traceback is logged once, with
+the request id: Starlette's own last resort would answer without the id and re-raise, and
+uvicorn would log the traceback again without it. A request that the server cancels at the
+end of its graceful-shutdown timeout gets a 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -20,17 +21,17 @@ from typing import Any
 import orjson
 from loguru import logger
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.errors import internal_error_response, shutting_down_response
+from app.request_state import access_log_fields, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def access_log_fields(request: Request) -> dict[str, Any]:
-    """Fields a handler wants on this request's access line."""
-    fields: dict[str, Any] = request.scope.setdefault("state", {}).setdefault("access_log", {})
-    return fields
+def new_request_id() -> str:
+    return uuid.uuid4().hex
 
 
 def _request_id_from(scope: Scope) -> str:
@@ -40,7 +41,7 @@ def _request_id_from(scope: Scope) -> str:
             if _REQUEST_ID_PATTERN.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 class RequestContextMiddleware:
@@ -52,21 +53,37 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id_from(scope)
+        set_request_id(scope, request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+        async def send_with_context(message: Message) -> None:
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+                status, response_started = message["status"], True
+                headers = MutableHeaders(scope=message)
+                headers.append(REQUEST_ID_HEADER, request_id)
+                headers.append("X-Content-Type-Options", "nosniff")
             await send(message)
 
         with logger.contextualize(request_id=request_id):
             try:
-                await self.app(scope, receive, send_with_request_id)
+                await self.app(scope, receive, send_with_context)
+            except Exception:
+                logger.exception("unhandled error in {} {}", scope["method"], scope["path"])
+                if response_started:
+                    raise  # too late for an error answer: the server closes the connection
+                await internal_error_response(scope)(scope, receive, send_with_context)
+            except asyncio.CancelledError:
+                # uvicorn cancels what is still running when the graceful-shutdown timeout
+                # ends (a stalled upload, say). The task ends here either way: answer 503,
+                # and let uvicorn stop without logging a traceback for it.
+                access_log_fields(scope)["note"] = "cut by the graceful-shutdown timeout"
+                if not response_started:
+                    await shutting_down_response()(scope, receive, send_with_context)
             finally:
-                fields = scope.get("state", {}).get("access_log", {})
+                fields = access_log_fields(scope)
                 logger.info(
                     "{method} {path} {status} {duration_ms:.2f}ms{details}",
                     method=scope["method"],
@@ -80,66 +97,3 @@ class RequestContextMiddleware:
 
 def _compact(value: Any) -> str:
     return value if isinstance(value, str) else str(orjson.dumps(value), "utf-8")
-
-
-class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                await self._refuse(send)
-                return
-        received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise _BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if response_started:
-                raise
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "detail": [
-                    {
-                        "loc": ["body"],
-                        "msg": f"request body is larger than the limit of {self.max_body_bytes} bytes",
-                        "type": "body_too_large",
-                    }
-                ]
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLargeError(Exception):
-    pass

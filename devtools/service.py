@@ -30,9 +30,10 @@ def running_server(
     env: dict[str, str] | None = None,
     cwd: Path = REPO_ROOT,
 ) -> Iterator[RunningServer]:
-    """Start uvicorn (or ``command``, which must listen on 127.0.0.1:$PORT) until healthy; stop it after."""
+    """Start the service as ``python -m app`` does (or ``command``, which must listen on
+    127.0.0.1:$PORT) and yield once it is healthy; stop it after."""
     port = free_port()
-    command = command or [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    command = command or [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
     with running_process(
         command,

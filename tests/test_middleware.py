@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import ARTICLE_ROW
+from tests.conftest import API, ARTICLE_ROW
 
 
 def access_lines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -13,14 +13,14 @@ def access_lines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
-    response = client.get("/api/v1/health", headers={"X-Request-ID": "abc-123"})
+    response = client.get(f"{API}/health", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
 
 
 @pytest.mark.parametrize("sent", [None, "", "x" * 200, "bad id with spaces", "a\tb"])
 def test_missing_or_malformed_request_id_is_replaced(client: TestClient, sent: str | None) -> None:
     headers = {"X-Request-ID": sent} if sent is not None else {}
-    response = client.get("/api/v1/health", headers=headers)
+    response = client.get(f"{API}/health", headers=headers)
     generated = response.headers["X-Request-ID"]
     assert generated != sent
     assert len(generated) == 32
@@ -31,7 +31,7 @@ def test_one_access_line_per_prediction_with_audit_fields(
     client: TestClient, log_records: list[dict[str, Any]]
 ) -> None:
     response = client.post(
-        "/api/v1/predict",
+        f"{API}/predict",
         json={"inputs": [ARTICLE_ROW, {**ARTICLE_ROW, "safety": "low"}]},
         headers={"X-Request-ID": "audit-1"},
     )
@@ -42,12 +42,12 @@ def test_one_access_line_per_prediction_with_audit_fields(
     assert extra["rows"] == 2
     assert extra["model_version"] == response.json()["version"]
     assert extra["classes"] == {"vgood": 1, "unacc": 1}
-    assert "POST /api/v1/predict 200" in line["message"]
+    assert f"POST {API}/predict 200" in line["message"]
     assert "ms" in line["message"]
 
 
 def test_raw_inputs_are_logged_only_at_debug(client: TestClient, log_records: list[dict[str, Any]]) -> None:
-    client.post("/api/v1/predict", json={"inputs": [ARTICLE_ROW]})
+    client.post(f"{API}/predict", json={"inputs": [ARTICLE_ROW]})
     with_inputs = [r for r in log_records if "'lug_boot'" in r["message"]]
     assert with_inputs
     assert all(r["level"].name == "DEBUG" for r in with_inputs)
@@ -56,22 +56,22 @@ def test_raw_inputs_are_logged_only_at_debug(client: TestClient, log_records: li
 def test_cors_allows_a_configured_origin_only(make_client: Any) -> None:
     cors_client = make_client(BACKEND_CORS_ORIGINS="https://cars.example,https://ops.example")
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
-    allowed = cors_client.options("/api/v1/predict", headers={"Origin": "https://cars.example", **preflight})
+    allowed = cors_client.options(f"{API}/predict", headers={"Origin": "https://cars.example", **preflight})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://cars.example"
-    refused = cors_client.options("/api/v1/predict", headers={"Origin": "https://evil.example", **preflight})
+    refused = cors_client.options(f"{API}/predict", headers={"Origin": "https://evil.example", **preflight})
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
-    simple = cors_client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+    simple = cors_client.get(f"{API}/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
 
 
 def test_cors_applies_to_the_predict_fast_path(make_client: Any) -> None:
     cors_client = make_client(BACKEND_CORS_ORIGINS="https://cars.example")
     body = {"inputs": [ARTICLE_ROW]}
-    allowed = cors_client.post("/api/v1/predict", json=body, headers={"Origin": "https://cars.example"})
+    allowed = cors_client.post(f"{API}/predict", json=body, headers={"Origin": "https://cars.example"})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://cars.example"
     assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
-    other = cors_client.post("/api/v1/predict", json=body, headers={"Origin": "https://evil.example"})
+    other = cors_client.post(f"{API}/predict", json=body, headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers

@@ -1,29 +1,49 @@
-"""The API's error answers, in the shape of ``app.schemas.errors.ErrorResponse``."""
+"""Every error answer of the service is built here, whoever raises it.
+
+Routes raise ``ApiError``; FastAPI's request validation, Starlette's 404/405, a client that
+went away, the request-body reader and the server protocol's own refusals (431, 408) all end
+in ``error_response`` or ``error_body``. The body is ``app.schemas.errors.ErrorResponse``:
+``{"detail": [...]}`` with the location, a message and, where there are some, the allowed
+values. Every answer is small: the model package lists at most ``MAX_LISTED_ERRORS`` problems
+(and counts the rest), FastAPI's validation errors are cut to as many, and echoed inputs are
+bounded by the model package's ``echo``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import Scope
 
+from app.request_state import access_log_fields, request_id_of
 from car_evaluation_model import ModelArtifactError
+from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
+
+JSON_MEDIA_TYPE = "application/json"
+# nginx's code for "client closed the request": logged, never seen by a client.
+CLIENT_CLOSED_REQUEST = 499
+ErrorDetail = dict[str, Any]
 
 
 class ApiError(Exception):
     """An error answer: a status and a list of ``ErrorDetail``-shaped dicts."""
 
-    def __init__(self, status_code: int, details: list[dict[str, Any]]) -> None:
+    def __init__(self, status_code: int, details: list[ErrorDetail], headers: dict[str, str] | None = None) -> None:
         super().__init__(details[0]["msg"])
         self.status_code = status_code
         self.details = details
+        self.headers = headers
 
     @classmethod
     def single(cls, status_code: int, loc: list[str | int], msg: str, type_: str, **extra: Any) -> ApiError:
         return cls(status_code, [{"loc": loc, "msg": msg, "type": type_, **extra}])
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(status_code=self.status_code, content={"detail": self.details})
 
 
 def model_unavailable(error: ModelArtifactError) -> ApiError:
@@ -31,6 +51,63 @@ def model_unavailable(error: ModelArtifactError) -> ApiError:
     return ApiError.single(503, ["model"], str(error), "model_unavailable")
 
 
-async def api_error_handler(_: Request, error: Exception) -> JSONResponse:
+def error_body(details: list[ErrorDetail]) -> bytes:
+    return orjson.dumps({"detail": details})
+
+
+def error_response(status_code: int, details: list[ErrorDetail], headers: Mapping[str, str] | None = None) -> Response:
+    return Response(error_body(details), status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+def internal_error_response(scope: Scope) -> Response:
+    """500: says only that something failed and which request, for the logs; never why."""
+    request_id = request_id_of(scope)
+    message = f"internal error; the service logged it with request id {request_id}"
+    return error_response(500, [{"loc": [], "msg": message, "type": "internal_error", "input": request_id}])
+
+
+def shutting_down_response() -> Response:
+    """503 for a request still unfinished when the server's graceful-shutdown timeout ends."""
+    message = "the service stopped before this request was complete; send it again"
+    return error_response(503, [{"loc": [], "msg": message, "type": "shutting_down"}], {"Connection": "close"})
+
+
+async def _api_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return error.response()
+    return error_response(error.status_code, error.details, error.headers)
+
+
+async def _http_exception(_: Request, error: Exception) -> Response:
+    """Starlette's own answers (404 for an unknown path, 405 with its ``Allow`` header)."""
+    assert isinstance(error, HTTPException)
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    return error_response(error.status_code, [{"loc": ["path"], "msg": str(error.detail), "type": kind}], error.headers)
+
+
+async def _request_validation(_: Request, error: Exception) -> Response:
+    """FastAPI's validation of path and query parameters."""
+    assert isinstance(error, RequestValidationError)
+    details = [
+        {
+            "loc": list(problem["loc"]),
+            "msg": problem["msg"],
+            "type": problem["type"],
+            "input": echo(problem.get("input")),
+        }
+        for problem in error.errors()[:MAX_LISTED_ERRORS]
+    ]
+    return error_response(422, details)
+
+
+async def _client_disconnect(request: Request, _: Exception) -> Response:
+    # Nobody will read this answer: it only gives the access line its status and its reason.
+    access_log_fields(request.scope)["note"] = "client went away before its request was read"
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error raised inside the app to the renderers above."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)

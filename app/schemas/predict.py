@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from car_evaluation_model import CarInput
+from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
 
 ClassLabel: Any = Literal.__getitem__(config.model.classes)
@@ -35,7 +36,7 @@ class PredictResponse(BaseModel):
                         {"unacc": 0.0, "acc": 0.0, "good": 0.0, "vgood": 1.0},
                         {"unacc": 1.0, "acc": 0.0, "good": 0.0, "vgood": 0.0},
                     ],
-                    "version": "0.1.0",
+                    "version": model_version,
                     "errors": None,
                 }
             ]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.api.deps import SettingsDep
+from app.api.routing import Router
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import load_model_card
 from car_evaluation_model.config.core import config
@@ -31,7 +32,7 @@ templates = Jinja2Templates(directory=WEB_DIR / "templates")
 model_card = cache(load_model_card)  # the shipped model's card does not change while serving
 static_files = StaticFiles(directory=WEB_DIR / "static")
 
-root_router = APIRouter(include_in_schema=False)
+root_router = Router(include_in_schema=False)
 
 
 @root_router.get("/", response_class=HTMLResponse)

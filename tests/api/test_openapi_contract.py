@@ -8,8 +8,9 @@ import schemathesis
 from hypothesis import settings
 
 from app.main import app
+from tests.conftest import API
 
-schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+schema = schemathesis.openapi.from_asgi(f"{API}/openapi.json", app)
 
 
 @schema.parametrize()

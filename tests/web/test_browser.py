@@ -10,8 +10,9 @@ import pytest
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
 from car_evaluation_model.processing.data_manager import load_dataset
+from tests.conftest import API
 
-FEATURES = ["buying", "maint", "doors", "persons", "lug_boot", "safety"]
+FEATURES = config.model.feature_names
 
 
 def known_rows() -> list[dict[str, str]]:
@@ -80,9 +81,10 @@ def test_a_value_the_model_does_not_know_shows_the_api_error(page: Any) -> None:
 
 def test_docs_render_offline_and_try_it_out_works(page: Any) -> None:
     page.goto("/docs")
-    predict = page.locator("#operations-prediction-predict_api_v1_predict_post")
+    # Operations found by what a person sees, their method and path, not by generated ids.
+    predict = page.locator(".opblock-post", has_text=f"{API}/predict")
     predict.wait_for()
-    assert page.locator("#operations-health-health_api_v1_health_get").is_visible()
+    assert page.locator(".opblock-get", has_text=f"{API}/health").is_visible()
     predict.locator(".opblock-summary").click()
     page.get_by_role("button", name="Execute").click()
     status = predict.locator(".live-responses-table tbody .response-col_status").first

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
+from tests.conftest import API
 
 
 def test_index_page_links_to_docs_and_health(client: TestClient) -> None:
@@ -14,7 +15,7 @@ def test_index_page_links_to_docs_and_health(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>Car Evaluation API</title>" in response.text
     assert 'href="/docs"' in response.text
-    assert 'href="/api/v1/health"' in response.text
+    assert f'href="{API}/health"' in response.text
     assert model_version in response.text
 
 
@@ -29,7 +30,7 @@ def test_index_page_has_a_select_per_feature_with_the_allowed_values(client: Tes
 def test_docs_are_served_from_this_host_only(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
-    assert "/api/v1/openapi.json" in response.text
+    assert f"{API}/openapi.json" in response.text
     assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
     assert assets
     assert all(asset.startswith("/static/swagger-ui/") for asset in assets), assets

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from app import __version__ as api_version
 from app.api.deps import SettingsDep
 from app.api.errors import model_unavailable
+from app.api.routing import Router
 from app.schemas.errors import ErrorResponse
 from app.schemas.health import Health
 from car_evaluation_model import ModelArtifactError, warm_up
 from car_evaluation_model import __version__ as model_version
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
 @router.get(

@@ -2,8 +2,9 @@
 
 The body is parsed with orjson and handed to ``make_prediction`` as plain dicts: the model
 package validates every value by lookup, so a valid request builds no pydantic object and
-no DataFrame per row. Only an invalid request pays for the detailed errors. The OpenAPI
-schema still documents the body with ``PredictRequest`` (enums for every field).
+no DataFrame per row. Only an invalid request pays for the detailed errors, at most
+``MAX_LISTED_ERRORS`` of them. The OpenAPI schema still documents the body with
+``PredictRequest`` (enums for every field).
 """
 
 from __future__ import annotations
@@ -12,24 +13,26 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 
 from app.api.deps import SettingsDep
-from app.api.errors import ApiError, model_unavailable
-from app.middleware import access_log_fields
+from app.api.errors import JSON_MEDIA_TYPE, ApiError, model_unavailable
+from app.api.request_body import read_body
+from app.api.routing import LeanRoute, Router
+from app.request_state import access_log_fields
 from app.schemas.errors import ErrorResponse
 from app.schemas.predict import PredictResponse
 from car_evaluation_model import ModelArtifactError, RowError, make_prediction
+from car_evaluation_model.processing.validation import echo
 
-router = APIRouter(tags=["prediction"])
+router = Router(tags=["prediction"], route_class=LeanRoute)
 
-# Up to this many rows the whole answer (parse, look up, serialise) costs under a millisecond
-# of CPU (about 0.7 ms for 1000 rows, bench/) and runs on the event loop; larger batches go
-# to the thread pool so that they never stall other requests for longer.
+# Up to this many rows the whole answer (parse, look up, serialise, or list the first errors)
+# costs about a millisecond of CPU (bench/) and runs on the event loop; larger batches go to
+# the thread pool so that they never stall other requests for longer.
 INLINE_ROWS = 1000
-JSON_MEDIA_TYPE = "application/json"
 
 
 def _row_error_detail(error: RowError) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
             "inputs is required and must be a list of rows",
             "missing" if inputs is None else "inputs_not_list",
             field="inputs",
-            input=inputs,
+            input=echo(inputs),
         )
     if len(inputs) > max_rows:
         raise ApiError.single(
@@ -97,8 +100,9 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
     "/predict",
     response_model=PredictResponse,
     responses={
-        413: {"model": ErrorResponse, "description": "The body is larger than the configured limit."},
-        415: {"model": ErrorResponse, "description": "The body is not JSON."},
+        400: {"model": ErrorResponse, "description": "The body cannot be decoded (bad gzip or deflate data)."},
+        413: {"model": ErrorResponse, "description": "The body, sent or decoded, is larger than the limit."},
+        415: {"model": ErrorResponse, "description": "The body is not JSON, or its Content-Encoding is unknown."},
         503: {"model": ErrorResponse, "description": "The model cannot be loaded."},
         422: {
             "model": ErrorResponse,
@@ -124,9 +128,10 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
             ["header", "content-type"],
             f"send the body as {JSON_MEDIA_TYPE}",
             "unsupported_media_type",
-            input=request.headers.get("content-type"),
+            input=echo(request.headers.get("content-type")),
         )
-    inputs = _parse_inputs(await request.body(), settings.MAX_ROWS_PER_REQUEST)
+    body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
+    inputs = _parse_inputs(body, settings.MAX_ROWS_PER_REQUEST)
     try:
         if len(inputs) <= INLINE_ROWS:
             result = make_prediction(input_data=inputs)
@@ -136,10 +141,10 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
         raise model_unavailable(error) from error
     logger.debug("inputs {}", inputs)
     if result["errors"]:
-        access_log_fields(request).update(rows=len(inputs), invalid_rows=len({e["row"] for e in result["errors"]}))
+        access_log_fields(request.scope).update(rows=len(inputs), errors=len(result["errors"]))
         raise ApiError(422, [_row_error_detail(error) for error in result["errors"]])
     predictions = result["predictions"] or []
-    access_log_fields(request).update(
+    access_log_fields(request.scope).update(
         rows=len(predictions), model_version=result["version"], classes=dict(Counter(predictions))
     )
     return Response(orjson.dumps(result), media_type=JSON_MEDIA_TYPE)

@@ -7,10 +7,11 @@ from app import __version__ as api_version
 from app.api.routes import health
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model import __version__ as model_version
+from tests.conftest import API
 
 
 def test_health_reports_name_and_versions(client: TestClient) -> None:
-    response = client.get("/api/v1/health")
+    response = client.get(f"{API}/health")
     assert response.status_code == 200
     assert response.json() == {"name": "Car Evaluation API", "api_version": api_version, "model_version": model_version}
 
@@ -20,6 +21,6 @@ def test_health_is_503_when_the_model_cannot_be_loaded(client: TestClient, monke
         raise ModelArtifactError("no trained model at /nowhere.pkl")
 
     monkeypatch.setattr(health, "warm_up", broken)
-    response = client.get("/api/v1/health")
+    response = client.get(f"{API}/health")
     assert response.status_code == 503
     assert response.json()["detail"][0]["msg"] == "no trained model at /nowhere.pkl"

@@ -13,9 +13,9 @@ from app.api.routes import predict as predict_route
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.processing.data_manager import load_dataset
-from tests.conftest import ARTICLE_ROW
+from tests.conftest import API, ARTICLE_ROW
 
-URL = "/api/v1/predict"
+URL = f"{API}/predict"
 CLASSES = ["unacc", "acc", "good", "vgood"]
 
 
@@ -176,8 +176,8 @@ def test_streamed_body_over_the_byte_limit_is_413(make_client: Any) -> None:
 
 
 def test_openapi_lists_allowed_values_and_the_example(client: TestClient) -> None:
-    schema = client.get("/api/v1/openapi.json").json()
-    body = schema["paths"]["/api/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = client.get(f"{API}/openapi.json").json()
+    body = schema["paths"][f"{API}/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/PredictRequest"}
     components = schema["components"]["schemas"]
     car = components["CarInput"]

@@ -1,0 +1,118 @@
+"""uvicorn's httptools protocol with bounds on a request's headers, in size and in time.
+
+uvicorn sets no limit of its own: a client could send megabytes of headers (all buffered),
+or open connections and never finish their headers. Here the request line and headers
+together may take ``MAX_REQUEST_HEADER_BYTES`` (else 431) and must arrive within
+``REQUEST_HEADER_TIMEOUT_SECONDS`` of the connection or of the request's first byte (else
+408); either answer closes the connection. Bodies are not timed here: a stalled upload holds
+only its own connection, is cut by the graceful-shutdown timeout on stop, and the proxy in
+front (deploy/nginx/) times out slow clients before they reach the service.
+
+Selected with ``--http app.server_protocol:GuardedHttpToolsProtocol`` (app/serve.py does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from loguru import logger
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.api.errors import error_body
+from app.config import settings
+from app.middleware import REQUEST_ID_HEADER, new_request_id
+
+REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+HEADERS_END = b"\r\n\r\n"
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.awaiting_headers = True
+        self.header_bytes = 0  # bytes of the current request's head received so far
+        self.header_tail = b""  # its last bytes, in case the blank line is split across reads
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:  # the rest of a refused request is not parsed
+            return
+        if self.awaiting_headers and self._head_too_large(data):
+            limit = settings.MAX_REQUEST_HEADER_BYTES
+            self._refuse(431, "header", f"request line and headers are larger than the limit of {limit} bytes")
+            return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._start_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self.awaiting_headers, self.header_bytes, self.header_tail = False, 0, b""
+        self._stop_header_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.awaiting_headers = True  # what comes next on this connection is a new request
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Count the bytes up to the blank line that ends the head, before the parser buffers them.
+
+        httptools hands over a header only once it is complete, so counting in its callbacks
+        would let one endless header grow without bound.
+        """
+        seen = self.header_tail + data
+        end = seen.find(HEADERS_END)
+        head_bytes_here = len(data) if end < 0 else end + len(HEADERS_END) - len(self.header_tail)
+        self.header_bytes += head_bytes_here
+        self.header_tail = seen[-(len(HEADERS_END) - 1) :]
+        return self.header_bytes > settings.MAX_REQUEST_HEADER_BYTES
+
+    def _start_header_timer(self) -> None:
+        self._stop_header_timer()
+        self.header_timer = self.loop.call_later(settings.REQUEST_HEADER_TIMEOUT_SECONDS, self._headers_timed_out)
+
+    def _stop_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def _headers_timed_out(self) -> None:
+        self.header_timer = None
+        timeout = settings.REQUEST_HEADER_TIMEOUT_SECONDS
+        self._refuse(408, "header", f"request headers did not arrive within {timeout:g} s")
+
+    def _refuse(self, status: int, location: str, message: str) -> None:
+        """Answer ``status`` with the API's error body and close the connection."""
+        self.refused = True
+        self._stop_header_timer()
+        if self.transport.is_closing():
+            return
+        request_id = new_request_id()
+        kind = {408: "request_timeout", 431: "headers_too_large"}[status]
+        body = error_body([{"loc": [location], "msg": message, "type": kind}])
+        head = [
+            b"HTTP/1.1 %d %s" % (status, REASONS[status]),
+            b"content-type: application/json",
+            b"content-length: %d" % len(body),
+            b"connection: close",
+            REQUEST_ID_HEADER.lower().encode() + b": " + request_id.encode(),
+            b"x-content-type-options: nosniff",
+        ]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.close()
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+        logger.bind(request_id=request_id).info("{} refused {}: {}", client, status, message)

@@ -1,0 +1,138 @@
+"""The server as started by the Procfile (``python -m app``): header limits, slow clients, shutdown."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from devtools.processes import free_port, running_process
+from devtools.service import RunningServer, running_server
+from tests.conftest import API, ARTICLE_ROW
+
+BODY = orjson.dumps({"inputs": [ARTICLE_ROW]})
+
+
+def connect(server: RunningServer) -> socket.socket:
+    host, port = server.base_url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    return connection
+
+
+def read_answer(connection: socket.socket) -> bytes:
+    chunks = []
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def post_head(length: int) -> bytes:
+    return (
+        f"POST {API}/predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def exit_status_after(process: subprocess.Popen[bytes], sig: signal.Signals, limit: float) -> int | None:
+    """Send ``sig`` and wait up to ``limit`` seconds for the process to end; None if it did not."""
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(
+        tmp_path_factory.mktemp("server") / "server.log", env={"REQUEST_HEADER_TIMEOUT_SECONDS": "1"}
+    ) as running:
+        yield running
+
+
+def test_oversize_headers_get_a_431_and_are_not_buffered(server: RunningServer) -> None:
+    with connect(server) as connection:
+        connection.sendall(f"GET {API}/health HTTP/1.1\r\nHost: test\r\nX-Big: ".encode())
+        # Far more than the 32 KiB limit: the server answers and closes long before all of it.
+        try:
+            for _ in range(2048):
+                connection.sendall(b"a" * 16384)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_answer(connection)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert b"x-request-id: " in answer
+    assert b'"type":"headers_too_large"' in answer
+
+
+def test_headers_that_never_finish_get_a_408_and_the_connection_is_closed(server: RunningServer) -> None:
+    with connect(server) as connection:
+        connection.sendall(f"GET {API}/health HTTP/1.1\r\nHost: te".encode())
+        answer = read_answer(connection)  # returns once the server closes the connection
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"type":"request_timeout"' in answer
+
+
+def test_a_client_that_disconnects_mid_body_is_logged_once_without_a_traceback(server: RunningServer) -> None:
+    with connect(server) as connection:
+        connection.sendall(post_head(len(BODY)) + BODY[:5])
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while "client went away" not in server.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in server.logs().splitlines() if "client went away" in line]
+    assert len(lines) == 1
+    assert f"POST {API}/predict 499" in lines[0]
+    assert "Traceback" not in server.logs()
+    assert "Exception in ASGI application" not in server.logs()
+
+
+@pytest.fixture
+def stoppable_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server of its own, to be stopped by the test, with a 2 s graceful-shutdown timeout."""
+    port = free_port()
+    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
+    with running_process(
+        command,
+        log_path=tmp_path / "server.log",
+        ready_url=f"http://127.0.0.1:{port}{API}/health",
+        env={"GRACEFUL_SHUTDOWN_SECONDS": "2"},
+    ) as process:
+        yield RunningServer(base_url=f"http://127.0.0.1:{port}", process=process, log_path=tmp_path / "server.log")
+
+
+def test_sigterm_finishes_a_request_in_flight(stoppable_server: RunningServer) -> None:
+    with connect(stoppable_server) as connection:
+        connection.sendall(post_head(len(BODY)) + BODY[:10])
+        time.sleep(0.2)
+        stoppable_server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        connection.sendall(BODY[10:])
+        answer = read_answer(connection)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b'"predictions":["vgood"]' in answer
+    assert stoppable_server.process.wait(timeout=30) == -signal.SIGTERM
+
+
+def test_a_stalled_upload_cannot_hold_shutdown_past_the_timeout(stoppable_server: RunningServer) -> None:
+    with connect(stoppable_server) as connection:
+        connection.sendall(post_head(1000) + b'{"inputs"')
+        time.sleep(0.2)
+        # The timeout is 2 s; without one, uvicorn waits for the upload for ever.
+        status = exit_status_after(stoppable_server.process, signal.SIGTERM, limit=20)
+        answer = read_answer(connection)
+    assert status == -signal.SIGTERM
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    assert b'"type":"shutting_down"' in answer
+    assert "Traceback" not in stoppable_server.logs()
+
+
+def test_ctrl_c_stops_the_service_with_exit_status_0(stoppable_server: RunningServer) -> None:
+    assert exit_status_after(stoppable_server.process, signal.SIGINT, limit=20) == 0

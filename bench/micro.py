@@ -1,4 +1,4 @@
-"""In-process micro-benchmark: ``make_prediction`` (table) against the pipeline path."""
+"""In-process micro-benchmarks: ``make_prediction`` (table) against the pipeline path; ``explain``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from car_evaluation_model import make_prediction, warm_up
+from car_evaluation_model import explain, make_prediction, warm_up
 from car_evaluation_model.config.core import config
+from car_evaluation_model.explanation import ShapleyExplainer
 from car_evaluation_model.prediction_table import compile_predictor
 from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
 
 SIZES = (1, 100, 1000, 100_000)
+EXPLAIN_SIZES = (1, 1000)
 
 
 def best_seconds(call: Callable[[], object], budget_seconds: float) -> float:
@@ -34,6 +36,30 @@ def run(quick: bool) -> list[dict[str, Any]]:
         pipeline = best_seconds(partial(pipeline_predictor.predict, rows), budget)
         results.append({"rows": size, "make_prediction_s": table, "pipeline_s": pipeline})
     return results
+
+
+def run_explain(quick: bool) -> dict[str, Any]:
+    """Fitting the explainer (done once, by ``warm_up``), and ``explain`` per size."""
+    warm_up()
+    dataset = load_dataset()
+    records: Any = dataset[config.model.feature_names].to_dict(orient="records")
+    budget = 0.2 if quick else 1.0
+    pipeline = load_pipeline()
+    fit = best_seconds(lambda: ShapleyExplainer(config.model).fit(pipeline, dataset), budget)
+    explain_s = {
+        size: best_seconds(partial(explain, input_data=(records * (size // len(records) + 1))[:size]), budget)
+        for size in EXPLAIN_SIZES
+    }
+    return {"fit_s": fit, "explain_s": explain_s}
+
+
+def report_explain(result: dict[str, Any]) -> str:
+    lines = [
+        "In process: explain (exact Shapley values and counterfactuals, precomputed at fit)",
+        f"  fit (at start-up, in warm_up): {format_seconds(result['fit_s'])}",
+    ]
+    lines += [f"  {rows:>5} rows: {format_seconds(seconds)}" for rows, seconds in result["explain_s"].items()]
+    return "\n".join(lines)
 
 
 def report(results: list[dict[str, Any]]) -> str:
@@ -59,3 +85,4 @@ def format_seconds(seconds: float) -> str:
 
 if __name__ == "__main__":
     print(report(run(quick=False)))
+    print(report_explain(run_explain(quick=False)))

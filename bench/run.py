@@ -202,6 +202,7 @@ def main() -> None:
             for name, target in SERVERS.items()
         }
     in_process = micro.run(quick=args.quick)
+    explained = micro.run_explain(quick=args.quick)
     checked = targets(results, in_process)
 
     print(
@@ -211,6 +212,7 @@ def main() -> None:
     print(report(results))
     print()
     print(micro.report(in_process))
+    print(micro.report_explain(explained))
     print("\nTargets")
     for label, met, value in checked:
         print(f"  {'met   ' if met else 'MISSED'} {label}: {value}")
@@ -224,6 +226,7 @@ def main() -> None:
                 "connections": CONNECTIONS,
                 "http": results,
                 "in_process": in_process,
+                "explain": explained,
                 "targets": [{"target": label, "met": met, "value": value} for label, met, value in checked],
             },
             indent=2,

@@ -1,5 +1,5 @@
-from fastapi import APIRouter
+from app.api.routes import explain, health, predict
+from app.api.routing import Router
 
-from app.api.routes import health, predict
-
-api_routers: list[APIRouter] = [predict.router, health.router]
+# Included one by one under the API prefix (each nesting level of routers costs on every request).
+api_routers: list[Router] = [predict.router, explain.router, health.router]

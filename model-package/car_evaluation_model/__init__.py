@@ -2,21 +2,24 @@
 
 Public API::
 
-    from car_evaluation_model import __version__, make_prediction, load_model_card
+    from car_evaluation_model import __version__, make_prediction, explain, load_model_card
     from car_evaluation_model.config.core import config   # features and allowed values
 """
 
-from car_evaluation_model.predict import PredictionResult, make_prediction, warm_up
+from car_evaluation_model.explanation import ExplanationResult
+from car_evaluation_model.predict import PredictionResult, explain, make_prediction, warm_up
 from car_evaluation_model.processing.data_manager import ModelArtifactError, load_model_card
 from car_evaluation_model.processing.validation import CarInput, RowError
 from car_evaluation_model.version import __version__
 
 __all__ = [
     "CarInput",
+    "ExplanationResult",
     "ModelArtifactError",
     "PredictionResult",
     "RowError",
     "__version__",
+    "explain",
     "load_model_card",
     "make_prediction",
     "warm_up",

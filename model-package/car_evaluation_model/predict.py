@@ -1,14 +1,21 @@
-"""Predict car acceptability with the trained pipeline shipped in this package."""
+"""Predict and explain car acceptability with the trained pipeline shipped in this package.
+
+The pipeline is loaded once, on first use or by ``warm_up``, and kept for the life of the
+process, compiled to a prediction table and fitted into an explainer.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import TypedDict
 
+from sklearn.pipeline import Pipeline
+
 from car_evaluation_model.config.core import config
+from car_evaluation_model.explanation import ExplanationResult, ShapleyExplainer
 from car_evaluation_model.prediction_table import Predictor, compile_predictor
-from car_evaluation_model.processing.data_manager import load_pipeline
-from car_evaluation_model.processing.validation import InputData, RowError
+from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
+from car_evaluation_model.processing.validation import InputData, RowError, errors_of_refused
 from car_evaluation_model.version import __version__ as _version
 
 
@@ -27,14 +34,26 @@ class PredictionResult(TypedDict):
 
 
 @cache
+def trained_pipeline() -> Pipeline:
+    return load_pipeline()
+
+
+@cache
 def trained_predictor() -> Predictor:
-    """The shipped model, loaded and compiled on first use, kept for the life of the process."""
-    return compile_predictor(load_pipeline(), config.model)
+    """The shipped model compiled for predictions."""
+    return compile_predictor(trained_pipeline(), config.model)
+
+
+@cache
+def trained_explainer() -> ShapleyExplainer:
+    """The shipped model explained against its training data."""
+    return ShapleyExplainer(config.model).fit(trained_pipeline(), load_dataset())
 
 
 def warm_up() -> None:
-    """Load the model now instead of on the first prediction; raises ``ModelArtifactError``."""
+    """Load the model now instead of on the first call; raises ``ModelArtifactError``."""
     trained_predictor()
+    trained_explainer()
 
 
 def make_prediction(*, input_data: InputData) -> PredictionResult:
@@ -45,3 +64,14 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     return PredictionResult(
         predictions=answer.labels, probabilities=answer.probabilities, version=_version, errors=None
     )
+
+
+def explain(*, input_data: InputData) -> ExplanationResult:
+    """Explain the prediction of each row of a DataFrame, a list of dicts or a single dict.
+
+    The same input and errors as ``make_prediction``: all rows are explained or none.
+    """
+    explanations = trained_explainer().explain(input_data)
+    if explanations is None:
+        return ExplanationResult(explanations=None, version=_version, errors=errors_of_refused(input_data))
+    return ExplanationResult(explanations=explanations, version=_version, errors=None)

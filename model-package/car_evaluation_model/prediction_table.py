@@ -2,10 +2,9 @@
 
 The input domain is finite (4*4*4*3*3*3 = 1728 cars), so at load time the pipeline is run
 once over every combination and its labels and probabilities are kept in a table. A
-prediction is then a dictionary lookup per row: the key is the row's tuple of values, and
-every accepted spelling of a value (``"4"`` and ``4``) has its own key, so the lookup both
-validates and encodes. Only when a lookup fails (a bad value, a missing or extra field) is
-the input validated with pydantic, for the detailed errors.
+prediction is then a lookup of each row's position in the domain (``domain.Domain``), which
+both validates and encodes it. Only when a lookup fails (a bad value, a missing or extra
+field) is the input validated with pydantic, for the detailed errors.
 
 A config whose domain is larger than ``MAX_TABLE_ENTRIES`` gets ``PipelinePredictor``,
 which validates with pydantic and runs the pipeline per request.
@@ -13,19 +12,17 @@ which validates with pydantic and runs the pipeline per request.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
-import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import ModelConfig
-from car_evaluation_model.processing.validation import InputData, RowError, integer_aliases, validate_inputs
+from car_evaluation_model.domain import Domain
+from car_evaluation_model.processing.validation import InputData, RowError, errors_of_refused, validate_inputs
 
 MAX_TABLE_ENTRIES = 100_000
 
@@ -45,9 +42,16 @@ class Predictor(Protocol):
         """The answer for every row, or the problems of the invalid rows (never both)."""
 
 
-def _labelled(pipeline: Pipeline, probabilities: np.ndarray, classes: Sequence[str]) -> list[Probabilities]:
+def class_columns(pipeline: Pipeline, classes: Sequence[str]) -> list[int]:
+    """The columns of ``pipeline.predict_proba`` in the order of ``classes``."""
     column_of = {str(label): column for column, label in enumerate(pipeline.classes_)}
-    columns = [column_of[label] for label in classes]
+    if set(column_of) != set(classes):
+        raise ValueError(f"the pipeline's classes {sorted(column_of)} are not the config's {sorted(classes)}")
+    return [column_of[label] for label in classes]
+
+
+def _labelled(pipeline: Pipeline, probabilities: np.ndarray, classes: Sequence[str]) -> list[Probabilities]:
+    columns = class_columns(pipeline, classes)
     return [dict(zip(classes, row, strict=True)) for row in probabilities[:, columns].tolist()]
 
 
@@ -69,72 +73,32 @@ class PipelinePredictor:
 
 @dataclass(frozen=True)
 class PredictionTable:
-    """The pipeline's answers over the whole input domain, looked up by the row's values."""
+    """The pipeline's answers over the whole input domain, looked up by each row's position in it."""
 
     model_config: ModelConfig
-    feature_names: tuple[str, ...]
-    index_of: dict[tuple[Any, ...], int]  # every accepted spelling of every combination -> table row
-    labels: tuple[str, ...]  # table row -> predicted label
-    probabilities: tuple[Probabilities, ...]  # table row -> {label: probability}
+    domain: Domain
+    labels: tuple[str, ...]  # position -> predicted label
+    probabilities: tuple[Probabilities, ...]  # position -> {label: probability}
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline, model_config: ModelConfig) -> PredictionTable:
-        features = model_config.features
-        combinations = list(itertools.product(*(feature.values for feature in features)))
-        domain = pd.DataFrame(combinations, columns=model_config.feature_names)
-        row_of = {combination: row for row, combination in enumerate(combinations)}
-        # Per feature: every accepted spelling -> the canonical value ("4" -> "4", 4 -> "4").
-        spellings = [
-            {**{value: value for value in feature.values}, **integer_aliases(feature.values)} for feature in features
-        ]
-        index_of = {
-            spelled: row_of[tuple(canonical[value] for canonical, value in zip(spellings, spelled, strict=True))]
-            for spelled in itertools.product(*spellings)
-        }
+        domain = Domain.from_config(model_config)
+        grid = domain.frame()
         return cls(
             model_config=model_config,
-            feature_names=tuple(model_config.feature_names),
-            index_of=index_of,
-            labels=tuple(str(label) for label in pipeline.predict(domain)),
-            probabilities=tuple(_labelled(pipeline, pipeline.predict_proba(domain), model_config.classes)),
+            domain=domain,
+            labels=tuple(str(label) for label in pipeline.predict(grid)),
+            probabilities=tuple(_labelled(pipeline, pipeline.predict_proba(grid), model_config.classes)),
         )
 
     def predict(self, input_data: InputData) -> Answer | list[RowError]:
-        keys = (
-            self._keys_of_frame(input_data) if isinstance(input_data, pd.DataFrame) else self._keys_of_rows(input_data)
-        )
-        try:
-            indices = list(map(self.index_of.__getitem__, keys)) if keys is not None else None
-        except (KeyError, TypeError):  # unknown value, missing field, unhashable value, not a dict
-            indices = None
-        if not indices:
-            return self._errors(input_data)
-        labels = list(map(self.labels.__getitem__, indices))
+        positions = self.domain.positions(input_data)
+        if positions is None:
+            return errors_of_refused(input_data, self.model_config)
+        labels = list(map(self.labels.__getitem__, positions))
         # Copies, so that a caller who edits a result cannot change the table.
-        probabilities = list(map(dict, map(self.probabilities.__getitem__, indices)))
+        probabilities = list(map(dict, map(self.probabilities.__getitem__, positions)))
         return Answer(labels, probabilities)
-
-    def _keys_of_rows(self, input_data: Sequence[Any] | Mapping[str, Any]) -> Iterable[tuple[Any, ...]] | None:
-        rows = [input_data] if isinstance(input_data, Mapping) else input_data
-        width = len(self.feature_names)
-        try:
-            # A row with as many keys as there are features, all of them present, has no extra.
-            if not all(map(width.__eq__, map(len, rows))):
-                return None
-        except TypeError:  # a row without a length (a number, None)
-            return None
-        return zip(*(map(itemgetter(name), rows) for name in self.feature_names), strict=True)
-
-    def _keys_of_frame(self, frame: pd.DataFrame) -> Iterable[tuple[Any, ...]] | None:
-        if len(frame.columns) != len(self.feature_names) or not set(self.feature_names) <= set(frame.columns):
-            return None
-        return zip(*(frame[name].tolist() for name in self.feature_names), strict=True)
-
-    def _errors(self, input_data: InputData) -> list[RowError]:
-        _, errors = validate_inputs(input_data=input_data, model_config=self.model_config)
-        if not errors:
-            raise RuntimeError("the prediction table refused input that validation accepts")
-        return errors
 
 
 def domain_size(model_config: ModelConfig) -> int:

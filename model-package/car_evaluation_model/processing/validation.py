@@ -232,3 +232,15 @@ def validate_inputs(
         errors.append(_too_many_errors(unlisted_rows, max_errors))
     frame = pd.DataFrame.from_dict(valid, orient="index", columns=model_config.feature_names)
     return frame, errors or None
+
+
+def errors_of_refused(input_data: InputData, model_config: ModelConfig = config.model) -> list[RowError]:
+    """The problems of input that a lookup in the domain refused.
+
+    Raises ``RuntimeError`` if validation finds none: the lookup and validation must accept
+    exactly the same input (a property test checks that they do).
+    """
+    _, errors = validate_inputs(input_data=input_data, model_config=model_config)
+    if not errors:
+        raise RuntimeError("the domain refused input that validation accepts")
+    return errors

@@ -17,8 +17,9 @@ from loguru import logger
 
 from app import __version__ as api_version
 from app.api.errors import install_error_handlers
-from app.api.main import api_routers
+from app.api.main import api_routers, v2_routers
 from app.config import Settings, settings
+from app.inference_protocol.schemas import InferenceRequest
 from app.log import setup_logging
 from app.middleware import RequestContextMiddleware
 from app.schemas.predict import PredictRequest
@@ -65,20 +66,24 @@ def create_app(settings: Settings = settings) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id and a log line
     install_error_handlers(app)
-    # First match wins: the API first, for its hot route's sake.
+    # First match wins: the API first, for its hot routes' sake.
     for router in api_routers:
         app.include_router(router, prefix=settings.API_V1_STR)
+    for router in v2_routers:
+        app.include_router(router)
     app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")
 
     def openapi() -> dict[str, Any]:
-        # /predict reads its body itself (see api/routes/predict.py); publish its schema here.
+        # The hot routes read their bodies themselves (app/api/inputs.py, routes/v2.py);
+        # their request bodies' schemas are published here.
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            request_schema = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(request_schema.pop("$defs", {}))
-            components["PredictRequest"] = request_schema
+            for model in (PredictRequest, InferenceRequest):
+                request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(request_schema.pop("$defs", {}))
+                components[model.__name__] = request_schema
             app.openapi_schema = schema
         return app.openapi_schema
 

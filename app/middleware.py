@@ -81,7 +81,7 @@ class RequestContextMiddleware:
                 # and let uvicorn stop without logging a traceback for it.
                 access_log_fields(scope)["note"] = "cut by the graceful-shutdown timeout"
                 if not response_started:
-                    await shutting_down_response()(scope, receive, send_with_context)
+                    await shutting_down_response(scope)(scope, receive, send_with_context)
             finally:
                 fields = access_log_fields(scope)
                 logger.info(

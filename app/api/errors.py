@@ -1,12 +1,14 @@
 """Every error answer of the service is built here, whoever raises it.
 
-Routes raise ``ApiError``; FastAPI's request validation, Starlette's 404/405, a client that
-went away, the request-body reader and the server protocol's own refusals (431, 408) all end
-in ``error_response`` or ``error_body``. The body is ``app.schemas.errors.ErrorResponse``:
-``{"detail": [...]}`` with the location, a message and, where there are some, the allowed
-values. Every answer is small: the model package lists at most ``MAX_LISTED_ERRORS`` problems
-(and counts the rest), FastAPI's validation errors are cut to as many, and echoed inputs are
-bounded by the model package's ``echo``.
+Routes raise ``ApiError`` (or, on the v2 routes, the protocol's ``ProtocolError``); FastAPI's
+request validation, Starlette's 404/405, a client that went away, the request-body reader and
+the server protocol's own refusals (431, 408) all end in ``error_response`` or ``error_body``.
+The body is ``app.schemas.errors.ErrorResponse``: ``{"detail": [...]}`` with the location, a
+message and, where there are some, the allowed values. Under the Open Inference Protocol's
+``/v2`` the same errors take that protocol's shape, ``{"error": "..."}``, which its clients
+read (tritonclient fails on any other). Every answer is small: the model package lists at
+most ``MAX_LISTED_ERRORS`` problems (and counts the rest), FastAPI's validation errors are cut
+to as many, and echoed inputs are bounded by the model package's ``echo``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Scope
 
+from app.inference_protocol import PATH_PREFIX, ProtocolError
 from app.request_state import access_log_fields, request_id_of
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
@@ -55,36 +58,56 @@ def error_body(details: list[ErrorDetail]) -> bytes:
     return orjson.dumps({"detail": details})
 
 
-def error_response(status_code: int, details: list[ErrorDetail], headers: Mapping[str, str] | None = None) -> Response:
-    return Response(error_body(details), status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
+def error_response(
+    status_code: int, details: list[ErrorDetail], headers: Mapping[str, str] | None = None, scope: Scope | None = None
+) -> Response:
+    """The answer for ``details``; in the v2 protocol's shape when ``scope`` is a request under ``/v2``."""
+    if scope is not None and _is_inference_protocol(scope):
+        body = ProtocolError(status_code, "; ".join(detail["msg"] for detail in details)).body()
+    else:
+        body = error_body(details)
+    return Response(body, status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+def _is_inference_protocol(scope: Scope) -> bool:
+    path: str = scope["path"].removeprefix(scope.get("root_path", ""))
+    return path == PATH_PREFIX or path.startswith(f"{PATH_PREFIX}/")
 
 
 def internal_error_response(scope: Scope) -> Response:
     """500: says only that something failed and which request, for the logs; never why."""
     request_id = request_id_of(scope)
     message = f"internal error; the service logged it with request id {request_id}"
-    return error_response(500, [{"loc": [], "msg": message, "type": "internal_error", "input": request_id}])
+    details = [{"loc": [], "msg": message, "type": "internal_error", "input": request_id}]
+    return error_response(500, details, scope=scope)
 
 
-def shutting_down_response() -> Response:
+def shutting_down_response(scope: Scope) -> Response:
     """503 for a request still unfinished when the server's graceful-shutdown timeout ends."""
     message = "the service stopped before this request was complete; send it again"
-    return error_response(503, [{"loc": [], "msg": message, "type": "shutting_down"}], {"Connection": "close"})
+    details = [{"loc": [], "msg": message, "type": "shutting_down"}]
+    return error_response(503, details, {"Connection": "close"}, scope=scope)
 
 
-async def _api_error(_: Request, error: Exception) -> Response:
+async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return error_response(error.status_code, error.details, error.headers)
+    return error_response(error.status_code, error.details, error.headers, scope=request.scope)
 
 
-async def _http_exception(_: Request, error: Exception) -> Response:
+async def _protocol_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, ProtocolError)
+    return Response(error.body(), status_code=error.status, media_type=JSON_MEDIA_TYPE)
+
+
+async def _http_exception(request: Request, error: Exception) -> Response:
     """Starlette's own answers (404 for an unknown path, 405 with its ``Allow`` header)."""
     assert isinstance(error, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-    return error_response(error.status_code, [{"loc": ["path"], "msg": str(error.detail), "type": kind}], error.headers)
+    details = [{"loc": ["path"], "msg": str(error.detail), "type": kind}]
+    return error_response(error.status_code, details, error.headers, scope=request.scope)
 
 
-async def _request_validation(_: Request, error: Exception) -> Response:
+async def _request_validation(request: Request, error: Exception) -> Response:
     """FastAPI's validation of path and query parameters."""
     assert isinstance(error, RequestValidationError)
     details = [
@@ -96,7 +119,7 @@ async def _request_validation(_: Request, error: Exception) -> Response:
         }
         for problem in error.errors()[:MAX_LISTED_ERRORS]
     ]
-    return error_response(422, details)
+    return error_response(422, details, scope=request.scope)
 
 
 async def _client_disconnect(request: Request, _: Exception) -> Response:
@@ -108,6 +131,7 @@ async def _client_disconnect(request: Request, _: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error raised inside the app to the renderers above."""
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(ProtocolError, _protocol_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ClientDisconnect, _client_disconnect)

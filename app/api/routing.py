@@ -30,7 +30,8 @@ class Router(APIRouter):
 
 
 class LeanRoute(APIRoute):
-    """A route whose endpoint takes the ``Request`` and dependencies of the request alone.
+    """A route whose endpoint takes the ``Request``, ``str`` path parameters and dependencies
+    of the request alone.
 
     FastAPI's request handler (parameter parsing, the dependency solver, response
     validation) is most of the cost of a one-row prediction (bench/). For an endpoint of
@@ -58,12 +59,16 @@ class LeanRoute(APIRoute):
             dependencies.append((dependency.name, dependency.call))
         if request_name is None or self.dependant.query_params or self.dependant.body_params:
             raise TypeError(f"{self.path}: LeanRoute endpoints take the Request and read the body themselves")
+        path_names = [parameter.name for parameter in self.dependant.path_params]
+        if any(parameter.field_info.annotation is not str for parameter in self.dependant.path_params):
+            raise TypeError(f"{self.path}: LeanRoute path parameters are strings, taken as they come")
 
         async def handler(request: Request) -> Response:
             if request.app.dependency_overrides:
                 return await fastapi_handler(request)
             values = {name: await call(request) for name, call in dependencies}
-            response: Response = await endpoint(**{request_name: request}, **values)
+            path = {name: request.path_params[name] for name in path_names}
+            response: Response = await endpoint(**{request_name: request}, **path, **values)
             return response
 
         return handler

@@ -1,0 +1,254 @@
+"""Decode an inference request into the rows the model package takes: ``[{feature: value}, ...]``.
+
+One BYTES tensor per feature, named after it, shape ``[N]`` or ``[N, 1]``, its elements as JSON
+``data`` or as binary data after the JSON. The values themselves are left to the model package's
+validation; ``invalid_rows_error`` words its findings in the protocol's terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from app.inference_protocol.binary import HEADER, decode_bytes_elements, split_body
+from app.inference_protocol.errors import ProtocolError, bad_request, shown
+from app.inference_protocol.metadata import OUTPUT_NAMES
+from app.inference_protocol.schemas import InferenceRequest, Parameters, RequestInput
+from car_evaluation_model import RowError
+from car_evaluation_model.config.core import ModelConfig, config
+
+# MLServer's codecs: "str" for a column of strings; PandasCodec sends "pd_json" (each element JSON
+# text) for a column holding anything else, such as the integers 2, 3, 4 for doors.
+PLAIN_CONTENT_TYPES = (None, "str")
+JSON_CONTENT_TYPE = "pd_json"
+# Parameters of other Triton extensions this server does not implement; ignoring them would answer
+# something other than what the client asked for.
+UNSUPPORTED_PARAMETERS = ("shared_memory_region", "classification")
+MAX_LISTED_ROW_ERRORS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedOutput:
+    name: str
+    binary: bool  # sent in the binary tail instead of as JSON data
+
+
+@dataclass(frozen=True, slots=True)
+class InferRequest:
+    id: str | None
+    rows: list[dict[str, Any]]
+    outputs: tuple[RequestedOutput, ...]  # in the order to answer them
+
+
+def decode_infer_request(
+    body: bytes, header_length: str | None, *, max_rows: int, model_config: ModelConfig = config.model
+) -> InferRequest:
+    """Parse and check an infer body; ``header_length`` is the ``Inference-Header-Content-Length`` value."""
+    json_part, tail = split_body(body, header_length)
+    request = _parse(json_part)
+    columns = _columns(request.inputs, _BinaryTail(tail), max_rows, model_config)
+    names = model_config.feature_names
+    # Every column has been checked to have the same length; map/zip keep the per-row work in C.
+    rows = list(map(dict, map(zip, repeat(names), zip(*(columns[name] for name in names), strict=False))))
+    return InferRequest(id=request.id, rows=rows, outputs=_requested_outputs(request))
+
+
+def invalid_rows_error(errors: Sequence[RowError]) -> ProtocolError:
+    """400 naming the tensor, row, value and allowed values of each problem the model package found."""
+    listed = [_row_problem(error) for error in errors[:MAX_LISTED_ROW_ERRORS]]
+    more = len(errors) - len(listed)
+    return bad_request("; ".join(listed) + (f" (and {more} more problems)" if more else ""))
+
+
+def _row_problem(error: RowError) -> str:
+    where = f"input {error['field']!r}, row {error['row']}"
+    allowed = ", ".join(error["allowed"])
+    if error["type"] == "value_not_allowed":
+        return f"{where}: the value {shown(error['value'])} is not allowed; allowed values: {allowed}"
+    if error["type"] == "null_value":
+        return f"{where}: null is not allowed; allowed values: {allowed}"
+    return f"{where}: {error['message']}"  # rows built here are complete, so other kinds are not expected
+
+
+def _parse(json_part: bytes) -> InferenceRequest:
+    # orjson then pydantic on the objects is twice as fast as pydantic's own JSON parser here. orjson
+    # refuses nesting deeper than 1024 and reads integers beyond 64 bits as floats (not an int: a 400).
+    try:
+        parsed = orjson.loads(json_part)
+    except orjson.JSONDecodeError as error:
+        raise bad_request(f"the request is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise bad_request("the request must be a JSON object")
+    try:
+        return InferenceRequest.model_validate(parsed)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False)
+        first = problems[0]
+        location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+        message = f"invalid inference request: {location.lstrip('.')}: {first['msg']}"
+        more = len(problems) - 1
+        raise bad_request(message + (f" (and {more} more problems)" if more else "")) from None
+
+
+class _BinaryTail:
+    """Hands out each binary input's bytes in the order of the inputs, as the extension lays them out."""
+
+    def __init__(self, tail: bytes | None) -> None:
+        self._tail = tail
+        self._offset = 0
+
+    def take(self, tensor: str, size: object) -> bytes:
+        if self._tail is None:
+            raise bad_request(f"input {tensor!r} has binary_data_size but the request has no {HEADER} header")
+        if type(size) is not int or size < 0:
+            raise bad_request(f"input {tensor!r}: binary_data_size must be a non-negative integer, not {shown(size)}")
+        left = len(self._tail) - self._offset
+        if size > left:
+            raise bad_request(
+                f"input {tensor!r}: binary_data_size is {size} but only {left} bytes of binary data are left"
+            )
+        chunk = self._tail[self._offset : self._offset + size]
+        self._offset += size
+        return chunk
+
+    def check_all_taken(self) -> None:
+        if self._tail is not None and self._offset != len(self._tail):
+            raise bad_request(
+                f"{len(self._tail) - self._offset} bytes of binary data follow the inputs' binary data "
+                f"(their binary_data_size add up to {self._offset})"
+            )
+
+
+def _columns(
+    inputs: list[RequestInput], tail: _BinaryTail, max_rows: int, model_config: ModelConfig
+) -> dict[str, list[Any]]:
+    names = model_config.feature_names
+    columns: dict[str, list[Any]] = {}
+    for tensor in inputs:
+        if tensor.name not in names:
+            raise bad_request(f"unknown input {shown(tensor.name)}; the inputs are {', '.join(names)}")
+        if tensor.name in columns:
+            raise bad_request(f"input {tensor.name!r} is given twice")
+        columns[tensor.name] = _elements(tensor, tail, max_rows)
+        first_name, first = next(iter(columns.items()))
+        if len(columns[tensor.name]) != len(first):
+            raise bad_request(
+                f"input {tensor.name!r} has {len(columns[tensor.name])} rows but {first_name!r} has {len(first)}; "
+                "every input must have one element per row"
+            )
+    tail.check_all_taken()
+    missing = [name for name in names if name not in columns]
+    if missing:
+        raise bad_request(f"missing input {', '.join(map(repr, missing))}; the inputs are {', '.join(names)}")
+    if not columns[names[0]]:
+        raise bad_request("the inputs have no rows; send at least one")
+    return columns
+
+
+def _elements(tensor: RequestInput, tail: _BinaryTail, max_rows: int) -> list[Any]:
+    name, parameters = tensor.name, tensor.parameters or {}
+    if tensor.datatype != "BYTES":
+        raise bad_request(f"input {name!r} has datatype {shown(tensor.datatype)}; it must be BYTES")
+    _refuse_unsupported(parameters, f"input {name!r}")
+    content_type = parameters.get("content_type")
+    if content_type not in (*PLAIN_CONTENT_TYPES, JSON_CONTENT_TYPE):
+        raise bad_request(
+            f"input {name!r} has content_type {shown(content_type)}; supported: str, {JSON_CONTENT_TYPE} or none"
+        )
+    rows = _rows_in_shape(tensor, max_rows)
+    if "binary_data_size" in parameters:
+        if tensor.data is not None:
+            raise bad_request(f"input {name!r} has both data and binary_data_size; send one")
+        values = decode_bytes_elements(tail.take(name, parameters["binary_data_size"]), name, rows)
+    elif tensor.data is None:
+        raise bad_request(f"input {name!r} has no data (and no binary_data_size)")
+    else:
+        values = _json_elements(tensor, tensor.data, rows)
+    return _from_json_text(name, values) if content_type == JSON_CONTENT_TYPE else values
+
+
+def _rows_in_shape(tensor: RequestInput, max_rows: int) -> int:
+    shape = tensor.shape
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1) or shape[0] < 0:
+        raise bad_request(f"input {tensor.name!r} has shape {shown(shape)}; it must be [N] or [N, 1], one per row")
+    if shape[0] > max_rows:
+        raise bad_request(f"input {tensor.name!r} has {shape[0]} rows; at most {max_rows} rows per request")
+    return shape[0]
+
+
+def _json_elements(tensor: RequestInput, data: list[Any], rows: int) -> list[Any]:
+    if len(tensor.shape) == 2 and data and isinstance(data[0], list):
+        # Nested like its shape, [[a], [b], ...], which the spec allows as well as flat.
+        nested, data = data, []
+        for row, element in enumerate(nested):
+            if not (isinstance(element, list) and len(element) == 1):
+                raise bad_request(
+                    f"input {tensor.name!r}, row {row}: expected a one-element list, got {shown(element)}"
+                )
+            data.append(element[0])
+    if len(data) != rows:
+        raise bad_request(
+            f"input {tensor.name!r} has shape {tensor.shape}, so {rows} elements, but its data has {len(data)}"
+        )
+    _refuse_non_scalars(tensor.name, data)
+    return data
+
+
+def _from_json_text(name: str, texts: list[Any]) -> list[Any]:
+    values: list[Any] = []
+    for row, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise bad_request(
+                f"input {name!r}, row {row}: content_type {JSON_CONTENT_TYPE} needs JSON text, not {shown(text)}"
+            )
+        try:
+            values.append(orjson.loads(text))
+        except orjson.JSONDecodeError:
+            raise bad_request(
+                f"input {name!r}, row {row}: {shown(text)} is not valid JSON ({JSON_CONTENT_TYPE})"
+            ) from None
+    _refuse_non_scalars(name, values)
+    return values
+
+
+def _refuse_non_scalars(name: str, values: list[Any]) -> None:
+    if not {list, dict} & set(map(type, values)):  # the usual case, checked without a Python loop
+        return
+    for row, value in enumerate(values):
+        if isinstance(value, list | dict):
+            raise bad_request(f"input {name!r}, row {row}: {shown(value)} is not a single value")
+
+
+def _refuse_unsupported(parameters: Parameters, where: str) -> None:
+    for key in UNSUPPORTED_PARAMETERS:
+        if key in parameters:
+            raise bad_request(f"{where}: the parameter {key} is not supported by this server")
+
+
+def _flag(parameters: Parameters, key: str, where: str) -> bool | None:
+    value = parameters.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise bad_request(f"{where}: the parameter {key} must be true or false, not {shown(value)}")
+
+
+def _requested_outputs(request: InferenceRequest) -> tuple[RequestedOutput, ...]:
+    binary_by_default = _flag(request.parameters or {}, "binary_data_output", "the request") or False
+    if not request.outputs:
+        return tuple(RequestedOutput(name, binary_by_default) for name in OUTPUT_NAMES)
+    outputs: dict[str, RequestedOutput] = {}
+    for output in request.outputs:
+        if output.name not in OUTPUT_NAMES:
+            raise bad_request(f"unknown output {shown(output.name)}; the outputs are {', '.join(OUTPUT_NAMES)}")
+        if output.name in outputs:
+            raise bad_request(f"output {output.name!r} is requested twice")
+        parameters = output.parameters or {}
+        _refuse_unsupported(parameters, f"output {output.name!r}")
+        binary = _flag(parameters, "binary_data", f"output {output.name!r}")
+        outputs[output.name] = RequestedOutput(output.name, binary_by_default if binary is None else binary)
+    return tuple(outputs.values())

@@ -29,10 +29,12 @@ def running_server(
     command: Sequence[str] | None = None,
     env: dict[str, str] | None = None,
     cwd: Path = REPO_ROOT,
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
     """Start the service as ``python -m app`` does (or ``command``, which must listen on
-    127.0.0.1:$PORT) and yield once it is healthy; stop it after."""
-    port = free_port()
+    127.0.0.1:$PORT) and yield once it is healthy; stop it after. ``port`` (default: a free
+    one) lets a replica be restarted where it was."""
+    port = port or free_port()
     command = command or [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
     with running_process(

@@ -28,6 +28,7 @@ import pytest
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.processing.data_manager import file_sha256
 from devtools import REPO_ROOT
+from devtools.procfile import web_command
 from devtools.service import running_server
 from release.build import MODEL_PACKAGE, build_distributions
 from release.environment import isolated_pip_env
@@ -194,8 +195,7 @@ def test_deploy_installs_the_genuine_package_and_serves_it(
     assert password not in install.stdout + install.stderr
     assert_genuine(installed_model(python))
 
-    [procfile_web] = [line for line in (REPO_ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")]
-    command = procfile_web.removeprefix("web:").strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
+    command = web_command()
     assert "--host 127.0.0.1" in command
     with running_server(workdir / "deployed.log", command=["sh", "-c", f"exec {python.parent}/{command}"]) as server:
         health = json.load(urllib.request.urlopen(f"{server.base_url}{API}/health", timeout=5))

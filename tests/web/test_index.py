@@ -8,14 +8,17 @@ from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
 from tests.conftest import API
 
+API_LINK = API.removeprefix("/")  # the pages link relatively: they work under a path prefix
+
 
 def test_index_page_links_to_docs_and_health(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>Car Evaluation API</title>" in response.text
-    assert 'href="/docs"' in response.text
-    assert f'href="{API}/health"' in response.text
+    # Relative links, so the page works under a path prefix (see test_nginx_replicas.py).
+    assert 'href="docs"' in response.text
+    assert f'href="{API_LINK}/health"' in response.text
     assert model_version in response.text
 
 
@@ -30,12 +33,12 @@ def test_index_page_has_a_select_per_feature_with_the_allowed_values(client: Tes
 def test_docs_are_served_from_this_host_only(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
-    assert f"{API}/openapi.json" in response.text
+    assert f"url: '{API_LINK}/openapi.json'" in response.text
     assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
     assert assets
-    assert all(asset.startswith("/static/swagger-ui/") for asset in assets), assets
+    assert all(asset.startswith("static/swagger-ui/") for asset in assets), assets
     for asset in assets:
-        assert client.get(asset).status_code == 200
+        assert client.get(f"/{asset}").status_code == 200
     assert '"validatorUrl": null' in response.text
 
 

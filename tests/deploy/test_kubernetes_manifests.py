@@ -1,0 +1,57 @@
+"""deploy/kubernetes/: every manifest is valid, unknown fields included, for the Kubernetes versions it targets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from devtools import REPO_ROOT
+
+MANIFESTS = sorted((REPO_ROOT / "deploy" / "kubernetes").glob("*.yaml"))
+# The oldest version the manifests support (the preStop sleep action) and kubernetes-validate's newest.
+KUBERNETES_VERSIONS = ("1.30.0", None)
+VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
+
+
+def validate(manifest: Path, version: str | None) -> subprocess.CompletedProcess[str]:
+    """``kubernetes-validate --strict``: unknown fields are errors; a kind without a schema only warns."""
+    command = [str(VALIDATOR), "--strict", *(["--kubernetes-version", version] if version else []), str(manifest)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_manifests_are_there() -> None:
+    assert {path.name for path in MANIFESTS} >= {"deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml"}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS, ids=lambda version: version or "latest")
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda path: path.name)
+def test_manifest_validates_strictly(manifest: Path, version: str | None) -> None:
+    result = validate(manifest, version)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # Every resource is checked against a schema (a warning means it was not) and passes.
+    assert "WARN" not in output, output
+    assert output.count("passed for resource") == len(list(yaml.safe_load_all(manifest.read_text()))), output
+
+
+def test_the_validator_rejects_an_unknown_field(tmp_path: Path) -> None:
+    deployment = (REPO_ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text()
+    misspelt = tmp_path / "deployment.yaml"
+    misspelt.write_text(deployment.replace("readinessProbe:", "readinessProbes:"))
+    result = validate(misspelt, None)
+    assert result.returncode != 0
+    assert "'readinessProbes' was unexpected" in result.stdout + result.stderr
+
+
+def test_the_probes_ask_routes_the_service_answers(client: TestClient) -> None:
+    [deployment] = yaml.safe_load_all((REPO_ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    probed = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert {"/v2/health/ready", "/v2/health/live"} <= probed
+    for path in probed:
+        assert client.get(path).status_code == 200, path

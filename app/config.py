@@ -23,8 +23,10 @@ class Settings(BaseSettings):
     BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = []
     LOG_LEVEL: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_JSON: bool = False  # one JSON object per line, for log shippers in production
+    ACCESS_LOG: bool = True  # one line per request; off where the proxy in front logs them
     MAX_ROWS_PER_REQUEST: int = Field(default=10_000, ge=1)
     MAX_REQUEST_BODY_BYTES: int = Field(default=2 * 1024 * 1024, ge=1024)
+    METRICS_ENABLED: bool = True  # Prometheus metrics at /metrics (app/metrics.py)
     # The server's own limits (app/server_protocol.py, app/serve.py).
     MAX_REQUEST_HEADER_BYTES: int = Field(default=32 * 1024, ge=1024)
     REQUEST_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)

@@ -17,10 +17,11 @@ from loguru import logger
 
 from app import __version__ as api_version
 from app.api.errors import install_error_handlers
-from app.api.main import api_routers, v2_routers
+from app.api.main import api_routers, root_routers, v2_routers
 from app.config import Settings, settings
 from app.inference_protocol.schemas import InferenceRequest
 from app.log import setup_logging
+from app.metrics import ServiceMetrics, metrics_for
 from app.middleware import RequestContextMiddleware
 from app.schemas.predict import PredictRequest
 from app.web.routes import STATIC_URL, root_router, static_files
@@ -38,6 +39,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     except ModelArtifactError as error:
         logger.error("model not loaded: {}", error)
     yield
+    ServiceMetrics.worker_exited()
 
 
 def create_app(settings: Settings = settings) -> FastAPI:
@@ -64,12 +66,15 @@ def create_app(settings: Settings = settings) -> FastAPI:
             allow_headers=["Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id and a log line
+    app.state.metrics = metrics = metrics_for(settings)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, access_log=settings.ACCESS_LOG
+    )  # outermost: id, metrics, log line
     install_error_handlers(app)
     # First match wins: the API first, for its hot routes' sake.
     for router in api_routers:
         app.include_router(router, prefix=settings.API_V1_STR)
-    for router in v2_routers:
+    for router in [*v2_routers, *root_routers]:
         app.include_router(router)
     app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")

@@ -2,8 +2,9 @@
 
 A pure ASGI middleware (cheaper than ``BaseHTTPMiddleware`` on every request). Per request:
 a request id (a well-formed ``X-Request-ID`` from the client, else a new one), echoed in the
-response and bound to every log line; ``X-Content-Type-Options: nosniff``; one access line,
-to which handlers add fields through ``access_log_fields``. An exception nothing else handled
+response and bound to every log line; ``X-Content-Type-Options: nosniff``; the request
+metrics (count, latency and in progress, by route template); one access line, to which
+handlers add fields through ``access_log_fields``. An exception nothing else handled
 becomes the 500 of ``internal_error_response`` here, and its traceback is logged once, with
 the request id: Starlette's own last resort would answer without the id and re-raise, and
 uvicorn would log the traceback again without it. A request that the server cancels at the
@@ -13,25 +14,26 @@ end of its graceful-shutdown timeout gets a 503.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
 from loguru import logger
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import internal_error_response, shutting_down_response
+from app.metrics import Metrics, route_template
 from app.request_state import access_log_fields, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as a uuid4's hex, at a fifth of its cost
 
 
 def _request_id_from(scope: Scope) -> str:
@@ -45,8 +47,10 @@ def _request_id_from(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool) -> None:
         self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,6 +58,8 @@ class RequestContextMiddleware:
             return
         request_id = _request_id_from(scope)
         set_request_id(scope, request_id)
+        root_path = scope.get("root_path", "")
+        self.metrics.request_started(scope["method"])
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -62,9 +68,7 @@ class RequestContextMiddleware:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                headers = MutableHeaders(scope=message)
-                headers.append(REQUEST_ID_HEADER, request_id)
-                headers.append("X-Content-Type-Options", "nosniff")
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode()), NOSNIFF]
             await send(message)
 
         with logger.contextualize(request_id=request_id):
@@ -83,16 +87,23 @@ class RequestContextMiddleware:
                 if not response_started:
                     await shutting_down_response(scope)(scope, receive, send_with_context)
             finally:
-                fields = access_log_fields(scope)
-                logger.info(
-                    "{method} {path} {status} {duration_ms:.2f}ms{details}",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    details="".join(f" {key}={_compact(value)}" for key, value in fields.items()),
-                    **fields,
-                )
+                duration = time.perf_counter() - started
+                self.metrics.request_finished(route_template(scope, root_path), scope["method"], status, duration)
+                if self.access_log:
+                    self._log_access(scope, status, duration)
+
+    @staticmethod
+    def _log_access(scope: Scope, status: int, duration: float) -> None:
+        fields = access_log_fields(scope)
+        logger.info(
+            "{method} {path} {status} {duration_ms:.2f}ms{details}",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            duration_ms=duration * 1000,
+            details="".join(f" {key}={_compact(value)}" for key, value in fields.items()),
+            **fields,
+        )
 
 
 def _compact(value: Any) -> str:

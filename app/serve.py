@@ -5,17 +5,25 @@
 The Procfile and ``tox -e run`` start the service this way; any uvicorn option given here
 overrides the defaults below. ``--workers`` defaults to ``$WEB_CONCURRENCY`` (uvicorn's own
 default), as Heroku sets it. Stopping with Ctrl+C exits 0: stopping a server is not a failure.
+
+The workers share their metrics through files in ``PROMETHEUS_MULTIPROC_DIR`` (app/metrics.py):
+it is created here, or emptied if it was given, before any worker starts, so that every
+scrape counts exactly this run's requests.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 import uvicorn.main
 
 from app.config import settings
+from app.metrics_files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 
 
 def default_arguments() -> list[str]:
@@ -28,8 +36,20 @@ def default_arguments() -> list[str]:
     ]
 
 
+def prepare_metrics_directory() -> Path:
+    """An empty directory for the workers' metric files, named in the environment they inherit."""
+    given = multiprocess_dir()
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="car-evaluation-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = str(directory)
+    return directory
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = [*default_arguments(), *(sys.argv[1:] if argv is None else argv)]
+    prepare_metrics_directory()
     try:
         uvicorn.main.main(args=arguments, prog_name="python -m app", standalone_mode=False)
     except KeyboardInterrupt:

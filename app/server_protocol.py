@@ -4,7 +4,7 @@ uvicorn sets no limit of its own: a client could send megabytes of headers (all 
 or open connections and never finish their headers. Here the request line and headers
 together may take ``MAX_REQUEST_HEADER_BYTES`` (else 431) and must arrive within
 ``REQUEST_HEADER_TIMEOUT_SECONDS`` of the connection or of the request's first byte (else
-408); either answer closes the connection. Bodies are not timed here: a stalled upload holds
+408, checked every second); either answer closes the connection. Bodies are not timed here: a stalled upload holds
 only its own connection, is cut by the graceful-shutdown timeout on stop, and the proxy in
 front (deploy/nginx/) times out slow clients before they reach the service.
 
@@ -35,16 +35,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.awaiting_headers = True
         self.header_bytes = 0  # bytes of the current request's head received so far
         self.header_tail = b""  # its last bytes, in case the blank line is split across reads
-        self.header_timer: asyncio.TimerHandle | None = None
+        self.header_deadline: float | None = None  # loop time by which the head must be in
         self.refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_header_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_header_timer()
-        super().connection_lost(exc)
+        self.header_deadline = self.loop.time() + settings.REQUEST_HEADER_TIMEOUT_SECONDS
+        _start_sweeping(self.loop, self.connections)
 
     def data_received(self, data: bytes) -> None:
         if self.refused:  # the rest of a refused request is not parsed
@@ -57,11 +54,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._start_header_timer()
+        self.header_deadline = self.loop.time() + settings.REQUEST_HEADER_TIMEOUT_SECONDS
 
     def on_headers_complete(self) -> None:
         self.awaiting_headers, self.header_bytes, self.header_tail = False, 0, b""
-        self._stop_header_timer()
+        self.header_deadline = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -81,24 +78,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.header_tail = seen[-(len(HEADERS_END) - 1) :]
         return self.header_bytes > settings.MAX_REQUEST_HEADER_BYTES
 
-    def _start_header_timer(self) -> None:
-        self._stop_header_timer()
-        self.header_timer = self.loop.call_later(settings.REQUEST_HEADER_TIMEOUT_SECONDS, self._headers_timed_out)
-
-    def _stop_header_timer(self) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
-
-    def _headers_timed_out(self) -> None:
-        self.header_timer = None
+    def headers_timed_out(self) -> None:
         timeout = settings.REQUEST_HEADER_TIMEOUT_SECONDS
         self._refuse(408, "header", f"request headers did not arrive within {timeout:g} s")
 
     def _refuse(self, status: int, location: str, message: str) -> None:
         """Answer ``status`` with the API's error body and close the connection."""
         self.refused = True
-        self._stop_header_timer()
+        self.header_deadline = None
         if self.transport.is_closing():
             return
         request_id = new_request_id()
@@ -116,3 +103,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
         logger.bind(request_id=request_id).info("{} refused {}: {}", client, status, message)
+
+
+SWEEP_INTERVAL_SECONDS = 1.0
+_swept_loops: set[asyncio.AbstractEventLoop] = set()
+
+
+def _start_sweeping(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+    """Once per event loop: every second, answer 408 to the connections past their head's deadline.
+
+    One timer for all connections, rather than one per request (a timer per request cost
+    about a tenth of a one-row request's time); a head may so take up to a second longer.
+    """
+    if loop in _swept_loops:
+        return
+    _swept_loops.add(loop)
+
+    def sweep() -> None:
+        now = loop.time()
+        for connection in list(connections):
+            deadline = getattr(connection, "header_deadline", None)
+            if deadline is not None and deadline <= now:
+                connection.headers_timed_out()
+        loop.call_later(SWEEP_INTERVAL_SECONDS, sweep)
+
+    loop.call_later(SWEEP_INTERVAL_SECONDS, sweep)

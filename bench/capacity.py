@@ -91,7 +91,7 @@ def main() -> None:
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        scripts = {rows: wrk_script(request_body(rows), directory, rows) for rows in ROW_COUNTS}
+        scripts = {rows: wrk_script(request_body(rows), directory, str(rows)) for rows in ROW_COUNTS}
         results = [
             measure(workers, wrk=wrk, scripts=scripts, seconds=args.seconds, logs=directory)
             for workers in WORKER_COUNTS

@@ -22,22 +22,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.config import settings
 from app.schemas.predict import ARTICLE_EXAMPLE
 from bench import micro
 from car_evaluation_model.processing.data_manager import load_dataset
 from devtools import REPO_ROOT
 from devtools.service import running_server
 
-SERVERS = {
-    "(1) FastAPI constant": "bench.apps.constant:app",
-    "(2) raw ASGI": "bench.apps.raw_asgi:app",
-    "(3) this service": "app.main:app",
-    "(4) article-style pipeline": "bench.apps.article:app",
-}
 ROW_COUNTS = (1, 100, 1000)
 CONNECTIONS = 16
 SERVER_CORE, LOAD_CORE = "0", "1"
@@ -54,14 +51,56 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or sys.exit("wrk could not be installed")
 
 
+def request_rows(rows: int) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = load_dataset().drop(columns="class").to_dict(orient="records")  # type: ignore[assignment]
+    return list(ARTICLE_EXAMPLE["inputs"][:1]) if rows == 1 else (records * (rows // len(records) + 1))[:rows]
+
+
 def request_body(rows: int) -> str:
-    records = load_dataset().drop(columns="class").to_dict(orient="records")
-    inputs = ARTICLE_EXAMPLE["inputs"][:1] if rows == 1 else (records * (rows // len(records) + 1))[:rows]
+    return json.dumps({"inputs": request_rows(rows)})
+
+
+def v2_body(rows: int) -> str:
+    """The same rows as an Open Inference Protocol request: one BYTES tensor per feature."""
+    chosen = request_rows(rows)
+    inputs = [
+        {"name": name, "shape": [rows, 1], "datatype": "BYTES", "data": [str(row[name]) for row in chosen]}
+        for name in chosen[0]
+    ]
     return json.dumps({"inputs": inputs})
 
 
-def wrk_script(body: str, directory: Path, rows: int) -> Path:
-    script = directory / f"post_{rows}.lua"
+@dataclass(frozen=True)
+class Server:
+    """A server to measure: how to start it (``$PORT`` is its port), where to post, what."""
+
+    command: str
+    path: str = f"{settings.API_V1_STR}/predict"
+    env: dict[str, str] = field(default_factory=dict)
+    body: Callable[[int], str] = request_body
+
+
+def uvicorn(target: str) -> str:
+    return f"-m uvicorn {target} --host 127.0.0.1 --port $PORT --no-access-log --log-level warning"
+
+
+# The service as the Procfile starts it (python -m app: one worker here, metrics in
+# multiprocess mode as with several).
+SERVICE = "-m app --host 127.0.0.1 --port $PORT"
+SERVERS = {
+    "(1) FastAPI constant": Server(uvicorn("bench.apps.constant:app")),
+    "(2) raw ASGI": Server(uvicorn("bench.apps.raw_asgi:app")),
+    "(3) this service": Server(SERVICE),
+    # Like (1), no access log: what the service itself costs. Then the same without metrics.
+    "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false"}),
+    "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false"}),
+    "(3v2) v2 infer": Server(SERVICE, path="/v2/models/car-evaluation/infer", body=v2_body),
+    "(4) article-style pipeline": Server(uvicorn("bench.apps.article:app")),
+}
+
+
+def wrk_script(body: str, directory: Path, name: str) -> Path:
+    script = directory / f"post_{name}.lua"
     script.write_text(
         f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [==[{body}]==]\n',
         encoding="utf-8",
@@ -115,17 +154,14 @@ def peak_rss_bytes(pid: int) -> int:
     return int(match.group(1)) * 1024 if match else 0
 
 
-def bench_server(
-    name: str, target: str, *, wrk: str, scripts: dict[int, Path], seconds: int, logs: Path
-) -> dict[str, Any]:
-    command = (
-        f"exec taskset -c {SERVER_CORE} {shlex.quote(sys.executable)} -m uvicorn {target} "
-        "--host 127.0.0.1 --port $PORT --no-access-log --log-level warning"
-    )
+def bench_server(name: str, spec: Server, *, wrk: str, seconds: int, logs: Path) -> dict[str, Any]:
+    command = f"exec taskset -c {SERVER_CORE} {shlex.quote(sys.executable)} {spec.command}"
+    slug = re.sub(r"\W+", "-", name).strip("-")
+    scripts = {rows: wrk_script(spec.body(rows), logs, f"{slug}-{rows}") for rows in ROW_COUNTS}
     started = time.perf_counter()
-    with running_server(logs / f"{target.split(':', maxsplit=1)[0]}.log", command=["sh", "-c", command]) as server:
+    with running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=spec.env) as server:
         startup_s = time.perf_counter() - started
-        url = f"{server.base_url}/api/v1/predict"
+        url = f"{server.base_url}{spec.path}"
         runs = {}
         for rows, script in scripts.items():
             run_wrk(wrk, url, script, 1)  # warm-up
@@ -134,7 +170,7 @@ def bench_server(
             runs[rows] = result
             print(f"  {name:<28} {rows:>5} rows: {result['requests_per_s']:>9.0f} req/s", flush=True)
         rss = peak_rss_bytes(server.process.pid)
-    return {"target": target, "startup_s": startup_s, "peak_rss_bytes": rss, "runs": runs}
+    return {"command": spec.command, "env": spec.env, "startup_s": startup_s, "peak_rss_bytes": rss, "runs": runs}
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:
@@ -164,15 +200,26 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     service, ceiling, floor = results["(3) this service"], results["(1) FastAPI constant"], results["(2) raw ASGI"]
 
-    def ratio(rows: int, reference: dict[str, Any], key: str = "requests_per_s") -> float:
-        return float(service["runs"][rows][key] / reference["runs"][rows][key])
+    def ratio(
+        rows: int, reference: dict[str, Any], key: str = "requests_per_s", measured: dict[str, Any] = service
+    ) -> float:
+        return float(measured["runs"][rows][key] / reference["runs"][rows][key])
 
+    quiet, metrics_off, v2 = (
+        results["(3q) no access log"],
+        results["(3m) no log, no metrics"],
+        results["(3v2) v2 infer"],
+    )
     micro_by_rows = {r["rows"]: r["make_prediction_s"] for r in in_process}
     checks = [
         ("1-row req/s >= 1x ceiling (1)", ratio(1, ceiling), 1.0, ">="),
+        ("1-row req/s >= 1x ceiling (1), no access log like (1)", ratio(1, ceiling, measured=quiet), 1.0, ">="),
         ("1000-row rows/s >= 2.3x ceiling (1)", ratio(1000, ceiling), 2.3, ">="),
         ("1000-row rows/s >= 0.5x floor (2)", ratio(1000, floor), 0.5, ">="),
         ("1-row p99 <= 1.5x ceiling's p99", ratio(1, ceiling, "p99_s"), 1.5, "<="),
+        ("metrics cost: 1-row req/s >= 0.9x metrics off", ratio(1, metrics_off, measured=quiet), 0.9, ">="),
+        ("v2 infer 1-row req/s >= 0.8x /api/v1", ratio(1, service, measured=v2), 0.8, ">="),
+        ("v2 infer 1000-row rows/s >= 0.8x /api/v1", ratio(1000, service, measured=v2), 0.8, ">="),
         ("make_prediction 1 row <= 20 us", micro_by_rows[1] * 1e6, 20, "<="),
         ("make_prediction 1000 rows <= 1 ms", micro_by_rows[1000] * 1e3, 1, "<="),
         ("make_prediction 100k rows <= 100 ms", micro_by_rows[100_000] * 1e3, 100, "<="),
@@ -196,10 +243,8 @@ def main() -> None:
     seconds = 2 if args.quick else 10
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        scripts = {rows: wrk_script(request_body(rows), directory, rows) for rows in ROW_COUNTS}
         results = {
-            name: bench_server(name, target, wrk=wrk, scripts=scripts, seconds=seconds, logs=directory)
-            for name, target in SERVERS.items()
+            name: bench_server(name, spec, wrk=wrk, seconds=seconds, logs=directory) for name, spec in SERVERS.items()
         }
     in_process = micro.run(quick=args.quick)
     explained = micro.run_explain(quick=args.quick)

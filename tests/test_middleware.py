@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from loguru import logger
 
 from tests.conftest import API, ARTICLE_ROW
 
@@ -75,3 +76,15 @@ def test_cors_applies_to_the_predict_fast_path(make_client: Any) -> None:
     assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
     other = cors_client.post(f"{API}/predict", json=body, headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_access_log_can_be_switched_off(make_client: Any) -> None:
+    records: list[Any] = []
+    for settings, request_id in (({"ACCESS_LOG": False}, "quiet-1"), ({}, "loud-1")):
+        client = make_client(**settings)  # building an app sets up the logging: listen after it
+        sink = logger.add(lambda message: records.append(message.record), level="DEBUG")
+        client.post(f"{API}/predict", json={"inputs": [ARTICLE_ROW]}, headers={"X-Request-ID": request_id})
+        logger.remove(sink)
+    logged = {r["extra"].get("request_id") for r in access_lines(records)}
+    assert "loud-1" in logged
+    assert "quiet-1" not in logged

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.config import Settings
+from app.metrics import Metrics
 
 
 async def get_settings(request: Request) -> Settings:
@@ -21,3 +22,12 @@ async def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_metrics(request: Request) -> Metrics:
+    """The app's metrics (``create_app`` puts them on its state)."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -120,6 +120,7 @@ async def run_model(compute: Callable[[list[Any]], Result], inputs: list[Any], *
 def invalid_rows(request: Request, inputs: list[Any], errors: list[RowError]) -> ApiError:
     """The 422 for rows the model package refused."""
     access_log_fields(request.scope).update(rows=len(inputs), errors=len(errors))
+    request.app.state.metrics.rejected_rows(errors)
     return ApiError(422, [_row_error_detail(error) for error in errors])
 
 

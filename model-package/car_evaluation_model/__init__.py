@@ -7,7 +7,13 @@ Public API::
 """
 
 from car_evaluation_model.explanation import ExplanationResult
-from car_evaluation_model.predict import PredictionResult, explain, make_prediction, warm_up
+from car_evaluation_model.predict import (
+    PredictionResult,
+    explain,
+    make_prediction,
+    training_value_shares,
+    warm_up,
+)
 from car_evaluation_model.processing.data_manager import ModelArtifactError, load_model_card
 from car_evaluation_model.processing.validation import CarInput, RowError
 from car_evaluation_model.version import __version__
@@ -22,5 +28,6 @@ __all__ = [
     "explain",
     "load_model_card",
     "make_prediction",
+    "training_value_shares",
     "warm_up",
 ]

@@ -16,9 +16,11 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from operator import itemgetter
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from car_evaluation_model.config.core import ModelConfig
@@ -27,7 +29,11 @@ from car_evaluation_model.processing.validation import InputData, integer_aliase
 
 @dataclass(frozen=True)
 class Domain:
+    # Below this many rows a Python loop counts values faster than numpy's set-up costs.
+    BATCH_COUNTING_FROM: ClassVar[int] = 16
+
     feature_names: tuple[str, ...]
+    values: dict[str, tuple[str, ...]]  # feature -> its allowed values, in order
     shape: tuple[int, ...]  # number of allowed values per feature
     combinations: tuple[tuple[str, ...], ...]  # position -> canonical values
     position_of: dict[tuple[Any, ...], int]  # every accepted spelling of every combination -> position
@@ -49,6 +55,7 @@ class Domain:
         }
         return cls(
             feature_names=tuple(model_config.feature_names),
+            values=dict(model_config.allowed_values),
             shape=tuple(len(feature.values) for feature in features),
             combinations=combinations,
             position_of=position_of,
@@ -92,3 +99,23 @@ class Domain:
             return list(map(self.position_of.__getitem__, keys))
         except (KeyError, TypeError):  # unknown value, missing field, unhashable value, not a dict
             return None
+
+    def value_counts(self, positions: Sequence[int]) -> dict[str, dict[str, int]]:
+        """Per feature, how many of the rows at ``positions`` have each value (every value listed)."""
+        if len(positions) < self.BATCH_COUNTING_FROM:
+            counts = {name: dict.fromkeys(values, 0) for name, values in self.values.items()}
+            for position in positions:
+                for name, value in zip(self.feature_names, self.combinations[position], strict=True):
+                    counts[name][value] += 1
+            return counts
+        # Many rows: each row's value indices, then one bincount per feature.
+        indices = self.value_indices[np.asarray(positions)]
+        return {
+            name: dict(zip(values, np.bincount(indices[:, axis], minlength=len(values)).tolist(), strict=True))
+            for axis, (name, values) in enumerate(self.values.items())
+        }
+
+    @cached_property
+    def value_indices(self) -> np.ndarray:
+        """position -> the index of each feature's value among its allowed values."""
+        return np.indices(self.shape).reshape(len(self.shape), -1).T

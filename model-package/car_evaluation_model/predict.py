@@ -7,7 +7,7 @@ process, compiled to a prediction table and fitted into an explainer.
 from __future__ import annotations
 
 from functools import cache
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from sklearn.pipeline import Pipeline
 
@@ -31,6 +31,8 @@ class PredictionResult(TypedDict):
     probabilities: list[dict[str, float]] | None  # per row, class label -> probability
     version: str  # the model package version
     errors: list[RowError] | None
+    # With count_inputs=True and valid input: per feature, how many rows had each allowed value.
+    input_counts: NotRequired[dict[str, dict[str, int]]]
 
 
 @cache
@@ -56,14 +58,22 @@ def warm_up() -> None:
     trained_explainer()
 
 
-def make_prediction(*, input_data: InputData) -> PredictionResult:
-    """Predict the class of each row of a DataFrame, a list of dicts or a single dict."""
+def make_prediction(*, input_data: InputData, count_inputs: bool = False) -> PredictionResult:
+    """Predict the class of each row of a DataFrame, a list of dicts or a single dict.
+
+    ``count_inputs`` adds ``input_counts``, by canonical value (``4`` and ``"4"`` are both
+    ``"4"``), for monitoring what the model is asked against what it was trained on
+    (``training_value_shares``); it reuses the lookup the prediction made.
+    """
     answer = trained_predictor().predict(input_data)
     if isinstance(answer, list):
         return PredictionResult(predictions=None, probabilities=None, version=_version, errors=answer)
-    return PredictionResult(
+    result = PredictionResult(
         predictions=answer.labels, probabilities=answer.probabilities, version=_version, errors=None
     )
+    if count_inputs:
+        result["input_counts"] = answer.value_counts()
+    return result
 
 
 def explain(*, input_data: InputData) -> ExplanationResult:
@@ -75,3 +85,13 @@ def explain(*, input_data: InputData) -> ExplanationResult:
     if explanations is None:
         return ExplanationResult(explanations=None, version=_version, errors=errors_of_refused(input_data))
     return ExplanationResult(explanations=explanations, version=_version, errors=None)
+
+
+@cache
+def training_value_shares() -> dict[str, dict[str, float]]:
+    """Per feature, the share of the training rows that have each allowed value."""
+    data = load_dataset()
+    return {
+        name: {value: float((data[name] == value).mean()) for value in values}
+        for name, values in config.model.allowed_values.items()
+    }

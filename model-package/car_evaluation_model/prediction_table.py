@@ -13,11 +13,13 @@ which validates with pydantic and runs the pipeline per request.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import ModelConfig
@@ -29,12 +31,17 @@ MAX_TABLE_ENTRIES = 100_000
 Probabilities = dict[str, float]
 
 
+ValueCounts = dict[str, dict[str, int]]
+
+
 @dataclass(frozen=True)
 class Answer:
     """One label and one {class: probability} per input row, in input order."""
 
     labels: list[str]
     probabilities: list[Probabilities]
+    # Per feature, how many rows had each value; computed only when asked for.
+    value_counts: Callable[[], ValueCounts]
 
 
 class Predictor(Protocol):
@@ -68,7 +75,15 @@ class PipelinePredictor:
             return errors
         probabilities = self.pipeline.predict_proba(rows)
         labels = [str(label) for label in self.pipeline.classes_[probabilities.argmax(axis=1)]]
-        return Answer(labels, _labelled(self.pipeline, probabilities, self.model_config.classes))
+        return Answer(
+            labels, _labelled(self.pipeline, probabilities, self.model_config.classes), partial(self._counts, rows)
+        )
+
+    def _counts(self, rows: pd.DataFrame) -> ValueCounts:
+        return {
+            name: {value: int((rows[name] == value).sum()) for value in values}
+            for name, values in self.model_config.allowed_values.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,7 @@ class PredictionTable:
         labels = list(map(self.labels.__getitem__, positions))
         # Copies, so that a caller who edits a result cannot change the table.
         probabilities = list(map(dict, map(self.probabilities.__getitem__, positions)))
-        return Answer(labels, probabilities)
+        return Answer(labels, probabilities, partial(self.domain.value_counts, positions))
 
 
 def domain_size(model_config: ModelConfig) -> int:

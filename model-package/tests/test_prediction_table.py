@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from car_evaluation_model import make_prediction
+from car_evaluation_model import make_prediction, training_value_shares
 from car_evaluation_model.config.core import config
 from car_evaluation_model.predict import trained_predictor
 from car_evaluation_model.prediction_table import Answer, PipelinePredictor, PredictionTable, compile_predictor
@@ -110,3 +110,25 @@ def test_table_accepts_exactly_what_validation_accepts(rows: list[dict[str, Any]
     _, errors = validate_inputs(input_data=rows)
     assert result["errors"] == errors
     assert (result["predictions"] is None) == (errors is not None)
+
+
+@pytest.mark.parametrize("size", [1, 10, 500])
+def test_input_counts_count_canonical_values_on_both_paths(domain: pd.DataFrame, size: int) -> None:
+    sample = domain.sample(size, random_state=size, replace=True)
+    as_numbers: Any = sample.assign(doors=sample["doors"].replace({"2": 2, "3": 3, "4": 4})).to_dict("records")
+    expected = {
+        feature.name: {value: int((sample[feature.name] == value).sum()) for value in feature.values}
+        for feature in config.model.features
+    }
+    assert make_prediction(input_data=as_numbers, count_inputs=True)["input_counts"] == expected
+    pipeline_path = compile_predictor(load_pipeline(), config.model, max_table_entries=0)
+    answer = pipeline_path.predict(as_numbers)
+    assert isinstance(answer, Answer)
+    assert answer.value_counts() == expected
+
+
+def test_training_value_shares_are_the_data_sets() -> None:
+    shares = training_value_shares()
+    assert shares["buying"] == {"low": 0.25, "med": 0.25, "high": 0.25, "vhigh": 0.25}
+    assert shares["safety"] == pytest.approx({"low": 1 / 3, "med": 1 / 3, "high": 1 / 3})
+    assert all(sum(values.values()) == pytest.approx(1.0) for values in shares.values())

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from app.api.deps import SettingsDep
+from app.api.deps import MetricsDep, SettingsDep
 from app.api.errors import JSON_MEDIA_TYPE
 from app.api.inputs import ERROR_RESPONSES, REQUEST_BODY, invalid_rows, read_inputs, run_model
 from app.api.routing import LeanRoute, Router
@@ -24,11 +24,11 @@ INLINE_ROWS = 1000
 
 
 def _predict(inputs: list[Any]) -> PredictionResult:
-    return make_prediction(input_data=inputs)
+    return make_prediction(input_data=inputs, count_inputs=True)
 
 
 @router.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES, openapi_extra=REQUEST_BODY)
-async def predict(request: Request, settings: SettingsDep) -> Response:
+async def predict(request: Request, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Classify each row as unacc, acc, good or vgood, with the probability of every class.
 
     All rows are valid and answered, or none is: any invalid row gives a 422 listing the
@@ -38,8 +38,10 @@ async def predict(request: Request, settings: SettingsDep) -> Response:
     result = await run_model(_predict, inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:
         raise invalid_rows(request, inputs, result["errors"])
-    predictions = result["predictions"] or []
+    predictions, version = result["predictions"] or [], result["version"]
+    metrics.predicted("v1", version, predictions, result["input_counts"])
     access_log_fields(request.scope).update(
-        rows=len(predictions), model_version=result["version"], classes=dict(Counter(predictions))
+        rows=len(predictions), model_version=version, classes=dict(Counter(predictions))
     )
-    return Response(orjson.dumps(result), media_type=JSON_MEDIA_TYPE)
+    answer = {"predictions": predictions, "probabilities": result["probabilities"], "version": version, "errors": None}
+    return Response(orjson.dumps(answer), media_type=JSON_MEDIA_TYPE)

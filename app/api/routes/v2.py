@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from app import __version__ as api_version
-from app.api.deps import SettingsDep
+from app.api.deps import MetricsDep, SettingsDep
 from app.api.errors import JSON_MEDIA_TYPE, model_unavailable
 from app.api.inputs import run_model
 from app.api.request_body import read_body
@@ -41,6 +41,7 @@ from app.inference_protocol.schemas import (
     ServerMetadataResponse,
     ServerReadyResponse,
 )
+from app.metrics import Metrics
 from app.request_state import access_log_fields
 from car_evaluation_model import ModelArtifactError, PredictionResult, make_prediction, warm_up
 
@@ -117,7 +118,7 @@ async def version_ready(model_name: str, model_version: str | None) -> ModelRead
 
 
 def _predict(rows: list[Any]) -> PredictionResult:
-    return make_prediction(input_data=rows)
+    return make_prediction(input_data=rows, count_inputs=True)
 
 
 INFER: dict[str, Any] = {
@@ -140,30 +141,36 @@ INFER: dict[str, Any] = {
 
 
 @infer_router.post(f"{MODEL_PATH}/infer", **INFER)
-async def infer(request: Request, model_name: str, settings: SettingsDep) -> Response:
+async def infer(request: Request, model_name: str, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Classify rows sent as one BYTES tensor per feature; outputs `predict` and `predict_proba`.
 
     The same answers as `/api/v1/predict`. Tensors may come as JSON or as binary data
     (the binary tensor data extension, tritonclient's default), and so may the outputs.
     """
-    return await _infer(request, settings, model_name, None)
+    return await _infer(request, settings, metrics, model_name, None)
 
 
 @infer_router.post(f"{VERSION_PATH}/infer", **INFER)
-async def infer_version(request: Request, model_name: str, model_version: str, settings: SettingsDep) -> Response:
+async def infer_version(
+    request: Request, model_name: str, model_version: str, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
     """The same, for one version of the model."""
-    return await _infer(request, settings, model_name, model_version)
+    return await _infer(request, settings, metrics, model_name, model_version)
 
 
-async def _infer(request: Request, settings: Settings, model_name: str, model_version: str | None) -> Response:
+async def _infer(
+    request: Request, settings: Settings, metrics: Metrics, model_name: str, model_version: str | None
+) -> Response:
     check_model(model_name, model_version)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     inference = decode_infer_request(body, request.headers.get(HEADER), max_rows=settings.MAX_ROWS_PER_REQUEST)
     result = await run_model(_predict, inference.rows, inline_rows=INLINE_ROWS)
     if result["errors"]:
         access_log_fields(request.scope).update(rows=len(inference.rows), errors=len(result["errors"]))
+        metrics.rejected_rows(result["errors"])
         raise invalid_rows_error(result["errors"])
     predictions, probabilities = result["predictions"] or [], result["probabilities"] or []
+    metrics.predicted("v2", result["version"], predictions, result["input_counts"])
     encoded = encode_infer_response(inference, predictions, probabilities, model_version=result["version"])
     access_log_fields(request.scope).update(rows=len(predictions), model_version=result["version"])
     headers = {} if encoded.header_length is None else {HEADER: str(encoded.header_length)}

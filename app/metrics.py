@@ -1,0 +1,229 @@
+"""Prometheus metrics of the service, exact across workers.
+
+With several workers (``python -m app --workers N``, or ``WEB_CONCURRENCY``), every worker
+writes its values to files in ``PROMETHEUS_MULTIPROC_DIR``, which ``app.serve`` creates
+empty at start, and ``GET /metrics`` reads them all: every scrape, whichever worker answers
+it, reports the totals of all workers (prometheus-client's multiprocess mode). Without that
+directory (one process started otherwise, tests) the metrics live in the app's own registry,
+with the process's CPU and memory added.
+
+Labels never come from raw input: routes are templates (``unmatched`` for an unknown path),
+input values are counted only for the allowed values, and a rejected field outside the
+features is ``other``. Label children are looked up once and kept, for speed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter as Tally
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi.routing import _get_scope_effective_route_context
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+from starlette.responses import Response
+from starlette.types import Scope
+
+from app.api.errors import ApiError
+from app.config import Settings
+from app.metrics_files import multiprocess_dir
+from car_evaluation_model import ModelArtifactError, RowError, load_model_card, training_value_shares
+from car_evaluation_model.config.core import config
+
+UNMATCHED_ROUTE = "unmatched"
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: Prometheus needs none
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+ROWS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
+def route_template(scope: Scope, root_path: str) -> str:
+    """The template of the route that answered (``/v2/models/{model_name}/infer``), never the raw path.
+
+    ``root_path`` is the scope's before routing: a mount (the static files) extends it.
+    """
+    # FastAPI keeps the route as included, with its router's prefix, in this (private) slot;
+    # fastapi is pinned, and tests/test_metrics.py checks the labels.
+    route = _get_scope_effective_route_context(scope)
+    if route is not None:
+        return str(route.path_format)
+    mounted_at = scope.get("root_path", "").removeprefix(root_path)
+    return f"{mounted_at}/{{path}}" if mounted_at else UNMATCHED_ROUTE
+
+
+class ServiceMetrics:
+    """The service's metrics in one registry; one instance per app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        if multiprocess_dir() is None:
+            ProcessCollector(registry=self.registry)
+        registry = self.registry
+        self.requests = Counter(
+            "car_evaluation_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "car_evaluation_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by route template, method and status.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_progress = Gauge(
+            "car_evaluation_http_requests_in_progress",
+            "HTTP requests being answered now, by method.",
+            ["method"],
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.predictions = Counter(
+            "car_evaluation_predictions",
+            "Rows predicted, by model version and predicted class (both API shapes).",
+            ["model_version", "class"],
+            registry=registry,
+        )
+        self.input_values = Counter(
+            "car_evaluation_input_values",
+            "Rows predicted, by feature and the value the row had (allowed values only).",
+            ["feature", "value"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "car_evaluation_rejected_inputs",
+            "Problems found in rejected rows, by field (a feature, or other) and kind.",
+            ["field", "kind"],
+            registry=registry,
+        )
+        self.rows = Histogram(
+            "car_evaluation_request_rows",
+            "Rows per prediction request, by API shape (v1 or v2).",
+            ["api"],
+            buckets=ROWS_BUCKETS,
+            registry=registry,
+        )
+        model_info = Gauge(
+            "car_evaluation_model_info",
+            "The model being served: always 1, its facts in the labels.",
+            ["version", "estimator", "data_sha256"],
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        training_share = Gauge(
+            "car_evaluation_training_value_ratio",
+            "Share of the training rows that have each feature value: the baseline for input drift.",
+            ["feature", "value"],
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        try:
+            card = load_model_card()
+            model_info.labels(card["version"], card["estimator"], card["data"]["sha256"]).set(1)
+        except ModelArtifactError:
+            pass  # no model to describe: /health and /v2/health/ready say why
+        # Every allowed value has its input series from the start, at 0, so that drift can be
+        # computed from the first scrape on.
+        self._input_value = {
+            (feature, value): self.input_values.labels(feature, value)
+            for feature, values in config.model.allowed_values.items()
+            for value in values
+        }
+        for feature, shares in training_value_shares().items():
+            for value, share in shares.items():
+                training_share.labels(feature, value).set(share)
+        self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._in_progress: dict[str, Any] = {}
+        self._features = frozenset(config.model.feature_names)
+
+    def request_started(self, method: str) -> None:
+        self._in_progress_of(method).inc()
+
+    def request_finished(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._in_progress_of(method).dec()
+        key = (route, method, status)
+        children = self._http.get(key)
+        if children is None:
+            labels = (route, method, str(status))
+            children = self._http[key] = (self.requests.labels(*labels), self.latency.labels(*labels))
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
+
+    def _in_progress_of(self, method: str) -> Any:
+        gauge = self._in_progress.get(method)
+        if gauge is None:
+            gauge = self._in_progress[method] = self.in_progress.labels(method)
+        return gauge
+
+    def predicted(
+        self, api: str, version: str, predictions: Iterable[str], input_counts: dict[str, dict[str, int]]
+    ) -> None:
+        """Rows answered: their classes, their input values, how many per request."""
+        tally = Tally(predictions)
+        self.rows.labels(api).observe(tally.total())
+        for label, rows in tally.items():
+            self.predictions.labels(version, label).inc(rows)
+        for feature, counts in input_counts.items():
+            for value, rows in counts.items():
+                if rows:
+                    self._input_value[feature, value].inc(rows)
+
+    def rejected_rows(self, errors: Iterable[RowError]) -> None:
+        for error in errors:
+            field = error["field"]
+            label = field if field in self._features else ("inputs" if field is None else "other")
+            self.rejected.labels(label, error["type"]).inc()
+
+    @staticmethod
+    def worker_exited() -> None:
+        """Drop this process's live gauges (requests in progress) from the other workers' sums."""
+        if multiprocess_dir() is not None:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+    def exposition(self) -> Response:
+        """The answer of ``GET /metrics``: every worker's values when there are several."""
+        if (directory := multiprocess_dir()) is not None:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        else:
+            registry = self.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class NoMetrics:
+    """``METRICS_ENABLED=false``: the same calls, nothing recorded, and no ``/metrics``."""
+
+    def request_started(self, method: str) -> None:
+        pass
+
+    def request_finished(self, route: str, method: str, status: int, seconds: float) -> None:
+        pass
+
+    def predicted(
+        self, api: str, version: str, predictions: Iterable[str], input_counts: dict[str, dict[str, int]]
+    ) -> None:
+        pass
+
+    def rejected_rows(self, errors: Iterable[RowError]) -> None:
+        pass
+
+    def exposition(self) -> Response:
+        raise ApiError.single(404, ["path"], "metrics are off (METRICS_ENABLED=false)", "not_found")
+
+
+Metrics = ServiceMetrics | NoMetrics
+
+
+def metrics_for(settings: Settings) -> Metrics:
+    return ServiceMetrics() if settings.METRICS_ENABLED else NoMetrics()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from car_evaluation_model import __version__ as model_version
+from car_evaluation_model import explain
 from car_evaluation_model.config.core import config
 from car_evaluation_model.processing.data_manager import load_dataset
 from tests.conftest import API
@@ -91,3 +92,44 @@ def test_docs_render_offline_and_try_it_out_works(page: Any) -> None:
     status.wait_for()
     assert status.inner_text().strip().startswith("200")
     assert '"predictions"' in predict.locator(".live-responses-table .microlight").first.inner_text()
+
+
+EXPLAINED_ROWS = [
+    {"buying": "low", "maint": "low", "doors": "4", "persons": "more", "lug_boot": "big", "safety": "high"},
+    {"buying": "vhigh", "maint": "vhigh", "doors": "2", "persons": "2", "lug_boot": "small", "safety": "low"},
+]
+
+
+def percent(probability: float) -> str:
+    return f"{probability * 100:.1f}%"
+
+
+@pytest.mark.parametrize("row", EXPLAINED_ROWS, ids=["flippable", "no-single-flip"])
+def test_the_explanation_shows_what_pushed_toward_the_verdict(page: Any, row: dict[str, str]) -> None:
+    [expected] = explain(input_data=[row])["explanations"] or []
+    verdict = expected["prediction"]
+    page.goto("/")
+    for feature in FEATURES:
+        page.select_option(f"select#{feature}", row[feature])
+    page.get_by_role("button", name="Predict").click()
+    page.locator("#explanation").wait_for(state="visible")
+    assert page.locator("#explanation h3 .verdict").inner_text() == verdict
+    assert page.locator("#base-value").inner_text() == percent(expected["base_values"][verdict])
+    assert page.locator("#final-value").inner_text() == percent(expected["probabilities"][verdict])
+    values = expected["shapley"][verdict]
+    largest = max(abs(value) for value in values.values())
+    for feature, value in values.items():
+        bar = page.locator(f'#shapley tr[data-feature="{feature}"]')
+        push = bar.locator(".push")
+        assert push.get_attribute("class") == ("push toward" if value >= 0 else "push against")
+        width = float(push.evaluate("element => element.style.width").removesuffix("%"))
+        assert width == pytest.approx(abs(value) / largest * 50, abs=0.006)
+        assert bar.locator(".shap-value").inner_text() == f"{'+' if value >= 0 else '-'}{abs(value) * 100:.1f} pts"
+    flips = page.locator("#flips li").all_inner_texts()
+    if expected["counterfactuals"]:
+        assert flips == [
+            f"{change['feature']} → {change['value']}: {change['prediction']} ({percent(change['probability'])})"
+            for change in expected["counterfactuals"]
+        ]
+    else:
+        assert flips == ["None: no change of a single value gives another class."]

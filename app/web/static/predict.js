@@ -1,9 +1,11 @@
-// The prediction form: send the six chosen values to the API and show the answer.
+// The prediction form: send the six chosen values to the API, show the answer and why.
 "use strict";
 
 const form = document.getElementById("predict-form");
 const errorBox = document.getElementById("error");
 const resultBox = document.getElementById("result");
+const explanationBox = document.getElementById("explanation");
+const percent = (probability) => (probability * 100).toFixed(1) + "%";
 
 function showError(message) {
   resultBox.hidden = true;
@@ -15,12 +17,52 @@ function showResult(label, probabilities) {
   errorBox.hidden = true;
   document.getElementById("prediction").textContent = label;
   for (const row of document.querySelectorAll("#probabilities tbody tr")) {
-    const probability = probabilities[row.dataset.class] ?? 0;
-    const percent = (probability * 100).toFixed(1) + "%";
-    row.querySelector(".fill").style.width = percent;
-    row.querySelector(".value").textContent = percent;
+    const shown = percent(probabilities[row.dataset.class] ?? 0);
+    row.querySelector(".fill").style.width = shown;
+    row.querySelector(".value").textContent = shown;
   }
+  explanationBox.hidden = true;
   resultBox.hidden = false;
+}
+
+function showExplanation(explanation) {
+  // The predicted class's Shapley values, as bars scaled to the largest one (half the width).
+  const verdict = explanation.prediction;
+  const values = explanation.shapley[verdict];
+  const largest = Math.max(...Object.values(values).map(Math.abs)) || 1;
+  for (const element of explanationBox.querySelectorAll(".verdict")) element.textContent = verdict;
+  document.getElementById("base-value").textContent = percent(explanation.base_values[verdict]);
+  document.getElementById("final-value").textContent = percent(explanation.probabilities[verdict]);
+  for (const row of document.querySelectorAll("#shapley tbody tr")) {
+    const value = values[row.dataset.feature];
+    const push = row.querySelector(".push");
+    push.className = "push " + (value >= 0 ? "toward" : "against");
+    push.style.width = ((Math.abs(value) / largest) * 50).toFixed(2) + "%";
+    row.querySelector(".shap-value").textContent = (value >= 0 ? "+" : "") + (value * 100).toFixed(1) + " pts";
+  }
+  const flips = document.getElementById("flips");
+  flips.replaceChildren(
+    ...explanation.counterfactuals.map((change) => {
+      const item = document.createElement("li");
+      item.textContent = `${change.feature} → ${change.value}: ${change.prediction} (${percent(change.probability)})`;
+      return item;
+    }),
+  );
+  if (!explanation.counterfactuals.length) {
+    const item = document.createElement("li");
+    item.textContent = "None: no change of a single value gives another class.";
+    flips.append(item);
+  }
+  explanationBox.hidden = false;
+}
+
+async function postRow(url, row) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ inputs: [row] }),
+  });
+  return { ok: response.ok, body: await response.json().catch(() => null) };
 }
 
 function describeErrors(body) {
@@ -41,17 +83,14 @@ form.addEventListener("submit", async (event) => {
   }
   const row = Object.fromEntries(new FormData(form));
   try {
-    const response = await fetch(form.dataset.api, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ inputs: [row] }),
-    });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      showError(describeErrors(body));
+    const predicted = await postRow(form.dataset.api, row);
+    if (!predicted.ok) {
+      showError(describeErrors(predicted.body));
       return;
     }
-    showResult(body.predictions[0], body.probabilities[0]);
+    showResult(predicted.body.predictions[0], predicted.body.probabilities[0]);
+    const explained = await postRow(form.dataset.explain, row);
+    if (explained.ok) showExplanation(explained.body.explanations[0]);
   } catch (error) {
     showError("The service could not be reached: " + error.message);
   }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,10 +19,9 @@ from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import make_prediction
 from car_evaluation_model.config.core import config
 from car_evaluation_model.processing.data_manager import load_dataset
-from devtools.processes import free_port, running_process
 from devtools.programs import require_program
 from devtools.prometheus import running_prometheus
-from devtools.service import RunningServer
+from devtools.service import RunningServer, running_server
 from tests.conftest import API, ARTICLE_ROW
 
 FEATURES = config.model.feature_names
@@ -131,15 +129,9 @@ def test_the_exposition_passes_promtool(fresh_client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     directory = tmp_path_factory.mktemp("two-workers")
-    port = free_port()
-    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    with running_process(
-        command,
-        log_path=directory / "server.log",
-        ready_url=f"http://127.0.0.1:{port}/v2/health/ready",
-        env={"WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(directory / "metrics")},
-    ) as process:
-        yield RunningServer(base_url=f"http://127.0.0.1:{port}", process=process, log_path=directory / "server.log")
+    environment = {"WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(directory / "metrics")}
+    with running_server(directory / "server.log", env=environment) as server:
+        yield server
 
 
 def post(server: RunningServer, rows: list[Any]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from devtools.processes import free_port, running_process
 from devtools.service import RunningServer, running_server
 from tests.conftest import API, ARTICLE_ROW
 
@@ -97,15 +95,8 @@ def test_a_client_that_disconnects_mid_body_is_logged_once_without_a_traceback(s
 @pytest.fixture
 def stoppable_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server of its own, to be stopped by the test, with a 2 s graceful-shutdown timeout."""
-    port = free_port()
-    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    with running_process(
-        command,
-        log_path=tmp_path / "server.log",
-        ready_url=f"http://127.0.0.1:{port}{API}/health",
-        env={"GRACEFUL_SHUTDOWN_SECONDS": "2"},
-    ) as process:
-        yield RunningServer(base_url=f"http://127.0.0.1:{port}", process=process, log_path=tmp_path / "server.log")
+    with running_server(tmp_path / "server.log", env={"GRACEFUL_SHUTDOWN_SECONDS": "2"}) as server:
+        yield server
 
 
 def test_sigterm_finishes_a_request_in_flight(stoppable_server: RunningServer) -> None:

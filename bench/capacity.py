@@ -96,7 +96,8 @@ def main() -> None:
             measure(workers, wrk=wrk, scripts=scripts, seconds=args.seconds, logs=directory)
             for workers in WORKER_COUNTS
         ]
-    print(f"\npython -m app --workers N, wrk on core 1 (16 connections), {args.seconds} s per point, {os.cpu_count()} cores")
+    setup = f"{args.seconds} s per point, {os.cpu_count()} cores"
+    print(f"\npython -m app --workers N, wrk on core 1 (16 connections), {setup}")
     print(report(results))
 
 

@@ -95,6 +95,7 @@ SERVERS = {
     "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false"}),
     "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false"}),
     "(3v2) v2 infer": Server(SERVICE, path="/v2/models/car-evaluation/infer", body=v2_body),
+    "(3e) explain": Server(SERVICE, path=f"{settings.API_V1_STR}/explain"),
     "(4) article-style pipeline": Server(uvicorn("bench.apps.article:app")),
 }
 
@@ -234,7 +235,7 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 s per run instead of 10 s (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="2 s per run instead of 10 s (about 2 minutes)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +130,17 @@ def test_a_stalled_upload_cannot_hold_shutdown_past_the_timeout(stoppable_server
 
 def test_ctrl_c_stops_the_service_with_exit_status_0(stoppable_server: RunningServer) -> None:
     assert exit_status_after(stoppable_server.process, signal.SIGINT, limit=20) == 0
+
+
+def test_behind_a_prefix_stripping_proxy_the_schema_names_the_prefix(tmp_path: Path) -> None:
+    """``--root-path`` for a proxy that serves the service only under a prefix and strips it
+    (deploy/nginx/): Swagger UI's "Try it out" then calls the prefixed paths."""
+    command = ["sh", "-c", f"exec {sys.executable} -m app --host 127.0.0.1 --port $PORT --root-path /car-evaluation"]
+    with running_server(tmp_path / "server.log", command=command) as server:
+        with urllib.request.urlopen(f"{server.base_url}{API}/openapi.json", timeout=10) as response:
+            assert json.load(response)["servers"] == [{"url": "/car-evaluation"}]
+        request = urllib.request.Request(
+            f"{server.base_url}{API}/predict", data=BODY, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["predictions"] == ["vgood"]

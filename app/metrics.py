@@ -4,8 +4,8 @@ With several workers (``python -m app --workers N``, or ``WEB_CONCURRENCY``), ev
 writes its values to files in ``PROMETHEUS_MULTIPROC_DIR``, which ``app.serve`` creates
 empty at start, and ``GET /metrics`` reads them all: every scrape, whichever worker answers
 it, reports the totals of all workers (prometheus-client's multiprocess mode). Without that
-directory (one process started otherwise, tests) the metrics live in the app's own registry,
-with the process's CPU and memory added.
+directory (one worker, tests) the metrics live in the app's own registry, with the process's
+CPU and memory added.
 
 Labels never come from raw input: routes are templates (``unmatched`` for an unknown path),
 input values are counted only for the allowed values, and a rejected field outside the
@@ -135,14 +135,14 @@ class ServiceMetrics:
         # Every allowed value has its input series from the start, at 0, so that drift can be
         # computed from the first scrape on.
         self._input_value = {
-            (feature, value): self.input_values.labels(feature, value)
+            feature: {value: self.input_values.labels(feature, value) for value in values}
             for feature, values in config.model.allowed_values.items()
-            for value in values
         }
         for feature, shares in training_value_shares().items():
             for value, share in shares.items():
                 training_share.labels(feature, value).set(share)
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self._in_progress: dict[str, Any] = {}
         self._features = frozenset(config.model.feature_names)
 
@@ -171,13 +171,22 @@ class ServiceMetrics:
     ) -> None:
         """Rows answered: their classes, their input values, how many per request."""
         tally = Tally(predictions)
-        self.rows.labels(api).observe(tally.total())
+        self._child(self.rows, api).observe(tally.total())
         for label, rows in tally.items():
-            self.predictions.labels(version, label).inc(rows)
+            self._child(self.predictions, version, label).inc(rows)
         for feature, counts in input_counts.items():
+            children = self._input_value[feature]
             for value, rows in counts.items():
                 if rows:
-                    self._input_value[feature, value].inc(rows)
+                    children[value].inc(rows)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once (prometheus-client's own lookup is slower)."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def rejected_rows(self, errors: Iterable[RowError]) -> None:
         for error in errors:

@@ -6,9 +6,10 @@ The Procfile and ``tox -e run`` start the service this way; any uvicorn option g
 overrides the defaults below. ``--workers`` defaults to ``$WEB_CONCURRENCY`` (uvicorn's own
 default), as Heroku sets it. Stopping with Ctrl+C exits 0: stopping a server is not a failure.
 
-The workers share their metrics through files in ``PROMETHEUS_MULTIPROC_DIR`` (app/metrics.py):
-it is created here, or emptied if it was given, before any worker starts, so that every
-scrape counts exactly this run's requests.
+With several workers, they share their metrics through files in ``PROMETHEUS_MULTIPROC_DIR``
+(app/metrics.py): it is created here, or emptied if it was given, before any worker starts,
+so that every scrape counts exactly this run's requests. One worker keeps its metrics in
+memory, which costs less per request and adds the process's own metrics.
 """
 
 from __future__ import annotations
@@ -47,9 +48,21 @@ def prepare_metrics_directory() -> Path:
     return directory
 
 
+def worker_count(arguments: Sequence[str]) -> int:
+    """The number of workers uvicorn will start: the last ``--workers``, else ``$WEB_CONCURRENCY``, else 1."""
+    count = os.environ.get("WEB_CONCURRENCY") or "1"
+    for position, argument in enumerate(arguments):
+        if argument == "--workers" and position + 1 < len(arguments):
+            count = arguments[position + 1]
+        elif argument.startswith("--workers="):
+            count = argument.removeprefix("--workers=")
+    return int(count) if count.isdecimal() else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = [*default_arguments(), *(sys.argv[1:] if argv is None else argv)]
-    prepare_metrics_directory()
+    if worker_count(arguments) > 1 or multiprocess_dir() is not None:
+        prepare_metrics_directory()
     try:
         uvicorn.main.main(args=arguments, prog_name="python -m app", standalone_mode=False)
     except KeyboardInterrupt:

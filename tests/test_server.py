@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from app.serve import worker_count
 from devtools.service import RunningServer, running_server
 from tests.conftest import API, ARTICLE_ROW
 
@@ -144,3 +145,29 @@ def test_behind_a_prefix_stripping_proxy_the_schema_names_the_prefix(tmp_path: P
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.load(response)["predictions"] == ["vgood"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "workers"),
+    [
+        ([], {}, 1),
+        ([], {"WEB_CONCURRENCY": "4"}, 4),
+        (["--workers", "2"], {"WEB_CONCURRENCY": "4"}, 2),
+        (["--workers=3", "--port", "9000"], {}, 3),
+        (["--workers", "2", "--workers", "5"], {}, 5),
+    ],
+)
+def test_the_start_command_counts_the_workers_as_uvicorn_will(
+    arguments: list[str], environment: dict[str, str], workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert worker_count(arguments) == workers
+
+
+def test_one_worker_keeps_its_metrics_in_memory_with_its_process_metrics(server: RunningServer) -> None:
+    with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    assert "process_resident_memory_bytes" in exposition
+    assert "car_evaluation_input_values_total" in exposition

@@ -141,30 +141,17 @@ class ServiceMetrics:
         for feature, shares in training_value_shares().items():
             for value, share in shares.items():
                 training_share.labels(feature, value).set(share)
-        self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
-        self._in_progress: dict[str, Any] = {}
         self._features = frozenset(config.model.feature_names)
 
     def request_started(self, method: str) -> None:
-        self._in_progress_of(method).inc()
+        self._child(self.in_progress, method).inc()
 
     def request_finished(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._in_progress_of(method).dec()
-        key = (route, method, status)
-        children = self._http.get(key)
-        if children is None:
-            labels = (route, method, str(status))
-            children = self._http[key] = (self.requests.labels(*labels), self.latency.labels(*labels))
-        count, latency = children
-        count.inc()
-        latency.observe(seconds)
-
-    def _in_progress_of(self, method: str) -> Any:
-        gauge = self._in_progress.get(method)
-        if gauge is None:
-            gauge = self._in_progress[method] = self.in_progress.labels(method)
-        return gauge
+        self._child(self.in_progress, method).dec()
+        labels = (route, method, str(status))
+        self._child(self.requests, *labels).inc()
+        self._child(self.latency, *labels).observe(seconds)
 
     def predicted(
         self, api: str, version: str, predictions: Iterable[str], input_counts: dict[str, dict[str, int]]
@@ -192,7 +179,7 @@ class ServiceMetrics:
         for error in errors:
             field = error["field"]
             label = field if field in self._features else ("inputs" if field is None else "other")
-            self.rejected.labels(label, error["type"]).inc()
+            self._child(self.rejected, label, error["type"]).inc()
 
     @staticmethod
     def worker_exited() -> None:

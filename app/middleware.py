@@ -28,6 +28,7 @@ from app.metrics import Metrics, route_template
 from app.request_state import access_log_fields, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -38,7 +39,7 @@ def new_request_id() -> str:
 
 def _request_id_from(scope: Scope) -> str:
     for name, value in scope["headers"]:
-        if name == b"x-request-id":
+        if name == REQUEST_ID_KEY:
             candidate: str = value.decode("latin-1")
             if _REQUEST_ID_PATTERN.fullmatch(candidate):
                 return candidate
@@ -68,7 +69,7 @@ class RequestContextMiddleware:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode()), NOSNIFF]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_KEY, request_id.encode()), NOSNIFF]
             await send(message)
 
         with logger.contextualize(request_id=request_id):

@@ -21,7 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.api.errors import error_body
 from app.config import settings
-from app.middleware import REQUEST_ID_HEADER, new_request_id
+from app.middleware import REQUEST_ID_KEY, new_request_id
 
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -96,7 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             b"content-type: application/json",
             b"content-length: %d" % len(body),
             b"connection: close",
-            REQUEST_ID_HEADER.lower().encode() + b": " + request_id.encode(),
+            REQUEST_ID_KEY + b": " + request_id.encode(),
             b"x-content-type-options: nosniff",
         ]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)

@@ -20,6 +20,7 @@ from loguru import logger
 from app.api.errors import JSON_MEDIA_TYPE, ApiError, model_unavailable
 from app.api.request_body import read_body
 from app.config import Settings
+from app.metrics import Metrics
 from app.request_state import access_log_fields
 from app.schemas.errors import ErrorResponse
 from car_evaluation_model import ModelArtifactError, RowError
@@ -117,10 +118,10 @@ async def run_model(compute: Callable[[list[Any]], Result], inputs: list[Any], *
         raise model_unavailable(error) from error
 
 
-def invalid_rows(request: Request, inputs: list[Any], errors: list[RowError]) -> ApiError:
-    """The 422 for rows the model package refused."""
+def invalid_rows(request: Request, metrics: Metrics, inputs: list[Any], errors: list[RowError]) -> ApiError:
+    """The 422 for rows the model package refused, counted in the metrics and the access line."""
     access_log_fields(request.scope).update(rows=len(inputs), errors=len(errors))
-    request.app.state.metrics.rejected_rows(errors)
+    metrics.rejected_rows(errors)
     return ApiError(422, [_row_error_detail(error) for error in errors])
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from app.api.deps import SettingsDep
+from app.api.deps import MetricsDep, SettingsDep
 from app.api.errors import JSON_MEDIA_TYPE
 from app.api.inputs import ERROR_RESPONSES, REQUEST_BODY, invalid_rows, read_inputs, run_model
 from app.api.routing import LeanRoute, Router
@@ -26,7 +26,7 @@ def _explain(inputs: list[Any]) -> ExplanationResult:
 
 
 @router.post("/explain", response_model=ExplainResponse, responses=ERROR_RESPONSES, openapi_extra=REQUEST_BODY)
-async def explain_rows(request: Request, settings: SettingsDep) -> Response:
+async def explain_rows(request: Request, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Explain each row's prediction exactly, with the same body and errors as `/predict`.
 
     Per row and class: the exact Shapley values of the predicted probability over the six
@@ -37,7 +37,7 @@ async def explain_rows(request: Request, settings: SettingsDep) -> Response:
     inputs = await read_inputs(request, settings)
     result = await run_model(_explain, inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:
-        raise invalid_rows(request, inputs, result["errors"])
+        raise invalid_rows(request, metrics, inputs, result["errors"])
     explanations = result["explanations"] or []
     access_log_fields(request.scope).update(rows=len(explanations), model_version=result["version"])
     body = {"explanations": explanations, "version": result["version"]}

@@ -37,7 +37,7 @@ async def predict(request: Request, settings: SettingsDep, metrics: MetricsDep) 
     inputs = await read_inputs(request, settings)
     result = await run_model(_predict, inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:
-        raise invalid_rows(request, inputs, result["errors"])
+        raise invalid_rows(request, metrics, inputs, result["errors"])
     predictions, version = result["predictions"] or [], result["version"]
     metrics.predicted("v1", version, predictions, result["input_counts"])
     access_log_fields(request.scope).update(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import NotRequired, TypedDict
 
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import config
@@ -41,6 +42,12 @@ def trained_pipeline() -> Pipeline:
 
 
 @cache
+def training_data() -> pd.DataFrame:
+    """The data set the shipped model was trained on, read once for the explainer and the shares."""
+    return load_dataset()
+
+
+@cache
 def trained_predictor() -> Predictor:
     """The shipped model compiled for predictions."""
     return compile_predictor(trained_pipeline(), config.model)
@@ -49,7 +56,7 @@ def trained_predictor() -> Predictor:
 @cache
 def trained_explainer() -> ShapleyExplainer:
     """The shipped model explained against its training data."""
-    return ShapleyExplainer(config.model).fit(trained_pipeline(), load_dataset())
+    return ShapleyExplainer(config.model).fit(trained_pipeline(), training_data())
 
 
 def warm_up() -> None:
@@ -90,7 +97,7 @@ def explain(*, input_data: InputData) -> ExplanationResult:
 @cache
 def training_value_shares() -> dict[str, dict[str, float]]:
     """Per feature, the share of the training rows that have each allowed value."""
-    data = load_dataset()
+    data = training_data()
     return {
         name: {value: float((data[name] == value).mean()) for value in values}
         for name, values in config.model.allowed_values.items()

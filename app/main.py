@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from loguru import logger
 
 from app import __version__ as api_version
+from app.access_log import access_log_for
 from app.api.errors import install_error_handlers
 from app.api.main import api_routers, root_routers, v2_routers
 from app.config import Settings, settings
@@ -30,7 +31,7 @@ from car_evaluation_model import __version__ as model_version
 
 
 @asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Load the model before the first request; a broken model keeps the service up
     # so that /health can say why (503).
     try:
@@ -39,6 +40,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     except ModelArtifactError as error:
         logger.error("model not loaded: {}", error)
     yield
+    if app.state.access_log is not None:
+        app.state.access_log.flush()
     ServiceMetrics.worker_exited()
 
 
@@ -67,8 +70,9 @@ def create_app(settings: Settings = settings) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.state.metrics = metrics = metrics_for(settings)
+    app.state.access_log = access_log = access_log_for(settings)
     app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, access_log=settings.ACCESS_LOG
+        RequestContextMiddleware, metrics=metrics, access_log=access_log
     )  # outermost: id, metrics, log line
     install_error_handlers(app)
     # First match wins: the API first, for its hot routes' sake.

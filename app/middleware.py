@@ -3,8 +3,8 @@
 A pure ASGI middleware (cheaper than ``BaseHTTPMiddleware`` on every request). Per request:
 a request id (a well-formed ``X-Request-ID`` from the client, else a new one), echoed in the
 response and bound to every log line; ``X-Content-Type-Options: nosniff``; the request
-metrics (count, latency and in progress, by route template); one access line, to which
-handlers add fields through ``access_log_fields``. An exception nothing else handled
+metrics (count, latency and in progress, by route template); one access line
+(``app.access_log``), to which handlers add fields through ``access_log_fields``. An exception nothing else handled
 becomes the 500 of ``internal_error_response`` here, and its traceback is logged once, with
 the request id: Starlette's own last resort would answer without the id and re-raise, and
 uvicorn would log the traceback again without it. A request that the server cancels at the
@@ -17,12 +17,11 @@ import asyncio
 import os
 import re
 import time
-from typing import Any
 
-import orjson
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.access_log import AccessLog
 from app.api.errors import internal_error_response, shutting_down_response
 from app.metrics import Metrics, route_template
 from app.request_state import access_log_fields, set_request_id
@@ -48,7 +47,7 @@ def _request_id_from(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog | None) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -90,22 +89,5 @@ class RequestContextMiddleware:
             finally:
                 duration = time.perf_counter() - started
                 self.metrics.request_finished(route_template(scope, root_path), scope["method"], status, duration)
-                if self.access_log:
-                    self._log_access(scope, status, duration)
-
-    @staticmethod
-    def _log_access(scope: Scope, status: int, duration: float) -> None:
-        fields = access_log_fields(scope)
-        logger.info(
-            "{method} {path} {status} {duration_ms:.2f}ms{details}",
-            method=scope["method"],
-            path=scope["path"],
-            status=status,
-            duration_ms=duration * 1000,
-            details="".join(f" {key}={_compact(value)}" for key, value in fields.items()),
-            **fields,
-        )
-
-
-def _compact(value: Any) -> str:
-    return value if isinstance(value, str) else str(orjson.dumps(value), "utf-8")
+                if self.access_log is not None:
+                    self.access_log.write(scope, request_id, status, duration)

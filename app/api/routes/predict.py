@@ -39,9 +39,8 @@ async def predict(request: Request, settings: SettingsDep, metrics: MetricsDep) 
     if result["errors"]:
         raise invalid_rows(request, metrics, inputs, result["errors"])
     predictions, version = result["predictions"] or [], result["version"]
-    metrics.predicted("v1", version, predictions, result["input_counts"])
-    access_log_fields(request.scope).update(
-        rows=len(predictions), model_version=version, classes=dict(Counter(predictions))
-    )
+    classes = dict(Counter(predictions))
+    metrics.predicted("v1", version, classes, result["input_counts"])
+    access_log_fields(request.scope).update(rows=len(predictions), model_version=version, classes=classes)
     answer = {"predictions": predictions, "probabilities": result["probabilities"], "version": version, "errors": None}
     return Response(orjson.dumps(answer), media_type=JSON_MEDIA_TYPE)

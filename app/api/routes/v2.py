@@ -9,6 +9,7 @@ package's. Infer bodies are taken with any Content-Type or none (tritonclient se
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import Request
@@ -170,8 +171,9 @@ async def _infer(
         metrics.rejected_rows(result["errors"])
         raise invalid_rows_error(result["errors"])
     predictions, probabilities = result["predictions"] or [], result["probabilities"] or []
-    metrics.predicted("v2", result["version"], predictions, result["input_counts"])
+    classes = dict(Counter(predictions))
+    metrics.predicted("v2", result["version"], classes, result["input_counts"])
     encoded = encode_infer_response(inference, predictions, probabilities, model_version=result["version"])
-    access_log_fields(request.scope).update(rows=len(predictions), model_version=result["version"])
+    access_log_fields(request.scope).update(rows=len(predictions), model_version=result["version"], classes=classes)
     headers = {} if encoded.header_length is None else {HEADER: str(encoded.header_length)}
     return Response(encoded.body, media_type=encoded.content_type, headers=headers)

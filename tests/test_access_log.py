@@ -1,0 +1,77 @@
+"""The access log's batches and its JSON lines (its text lines: tests/test_middleware.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from app.access_log import FLUSH_LINES, FLUSH_SECONDS, NAME, AccessLog
+from app.request_state import access_log_fields
+
+
+def scope(request_id: str) -> dict[str, object]:
+    answered: dict[str, object] = {"method": "POST", "path": "/api/v1/predict"}
+    access_log_fields(answered).update(rows=1, classes={"acc": 1}, request=request_id)
+    return answered
+
+
+def logged(captured: pytest.CaptureFixture[str]) -> list[str]:
+    return captured.readouterr().err.splitlines()
+
+
+def test_a_line_waits_at_most_the_flush_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    async def answer_one() -> tuple[list[str], list[str]]:
+        access_log = AccessLog(json=False)
+        access_log.write(scope("r-1"), "r-1", 200, 0.001)
+        before = logged(capsys)
+        await asyncio.sleep(FLUSH_SECONDS * 3)
+        return before, logged(capsys)
+
+    before, after = asyncio.run(answer_one())
+    assert before == []
+    [line] = after
+    assert f" | INFO     | r-1 | {NAME} - POST /api/v1/predict 200 1.00ms rows=1 " in line
+
+
+def test_a_full_batch_is_written_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    async def answer_many() -> list[str]:
+        access_log = AccessLog(json=False)
+        for number in range(FLUSH_LINES):  # no await: the flush timer cannot run meanwhile
+            access_log.write(scope(f"r-{number}"), f"r-{number}", 200, 0.001)
+        return logged(capsys)
+
+    lines = asyncio.run(answer_many())
+    assert [line.split(" | ")[2] for line in lines] == [f"r-{number}" for number in range(FLUSH_LINES)]
+
+
+def test_json_lines_carry_the_request_id_and_fields_as_loguru_records_do(capsys: pytest.CaptureFixture[str]) -> None:
+    async def answer_one() -> None:
+        access_log = AccessLog(json=True)
+        access_log.write(scope("r-json"), "r-json", 422, 0.002)
+        access_log.flush()
+
+    asyncio.run(answer_one())
+    [line] = logged(capsys)
+    entry = json.loads(line)
+    record = entry["record"]
+    assert record["extra"] == {"request_id": "r-json", "rows": 1, "classes": {"acc": 1}, "request": "r-json"}
+    assert record["level"] == {"name": "INFO", "no": 20}
+    assert record["name"] == NAME
+    assert record["message"].startswith("POST /api/v1/predict 422 2.00ms")
+    assert entry["text"].endswith(f" | r-json | {NAME} - {record['message']}\n")
+    assert record["time"]["repr"] in entry["text"]
+
+
+def test_a_path_cannot_start_a_line_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    forged = "/x\n2026-01-01 00:00:00.000 | INFO     | admin | app.access - POST /admin 200"
+
+    async def answer_one() -> None:
+        access_log = AccessLog(json=False)
+        access_log.write({"method": "GET", "path": forged}, "r-forged", 404, 0.001)
+        access_log.flush()
+
+    asyncio.run(answer_one())
+    [line] = logged(capsys)
+    assert "/x\\n2026-01-01" in line

@@ -26,6 +26,7 @@ from car_evaluation_model.config.core import ModelConfig, config
 # text) for a column holding anything else, such as the integers 2, 3, 4 for doors.
 PLAIN_CONTENT_TYPES = (None, "str")
 JSON_CONTENT_TYPE = "pd_json"
+CONTENT_TYPES = (*PLAIN_CONTENT_TYPES, JSON_CONTENT_TYPE)
 # Parameters of other Triton extensions this server does not implement; ignoring them would answer
 # something other than what the client asked for.
 UNSUPPORTED_PARAMETERS = ("shared_memory_region", "classification")
@@ -134,11 +135,11 @@ def _columns(
             raise bad_request(f"unknown input {shown(tensor.name)}; the inputs are {', '.join(names)}")
         if tensor.name in columns:
             raise bad_request(f"input {tensor.name!r} is given twice")
-        columns[tensor.name] = _elements(tensor, tail, max_rows)
-        first_name, first = next(iter(columns.items()))
-        if len(columns[tensor.name]) != len(first):
+        column = columns[tensor.name] = _elements(tensor, tail, max_rows)
+        first_name = inputs[0].name  # the first tensor: checked in the first round
+        if len(column) != len(columns[first_name]):
             raise bad_request(
-                f"input {tensor.name!r} has {len(columns[tensor.name])} rows but {first_name!r} has {len(first)}; "
+                f"input {tensor.name!r} has {len(column)} rows but {first_name!r} has {len(columns[first_name])}; "
                 "every input must have one element per row"
             )
     tail.check_all_taken()
@@ -154,12 +155,14 @@ def _elements(tensor: RequestInput, tail: _BinaryTail, max_rows: int) -> list[An
     name, parameters = tensor.name, tensor.parameters or {}
     if tensor.datatype != "BYTES":
         raise bad_request(f"input {name!r} has datatype {shown(tensor.datatype)}; it must be BYTES")
-    _refuse_unsupported(parameters, f"input {name!r}")
-    content_type = parameters.get("content_type")
-    if content_type not in (*PLAIN_CONTENT_TYPES, JSON_CONTENT_TYPE):
-        raise bad_request(
-            f"input {name!r} has content_type {shown(content_type)}; supported: str, {JSON_CONTENT_TYPE} or none"
-        )
+    content_type = None
+    if parameters:  # most clients send none: their checks are skipped, for speed
+        _refuse_unsupported(parameters, "input", name)
+        content_type = parameters.get("content_type")
+        if content_type not in CONTENT_TYPES:
+            raise bad_request(
+                f"input {name!r} has content_type {shown(content_type)}; supported: str, {JSON_CONTENT_TYPE} or none"
+            )
     rows = _rows_in_shape(tensor, max_rows)
     if "binary_data_size" in parameters:
         if tensor.data is not None:
@@ -224,10 +227,10 @@ def _refuse_non_scalars(name: str, values: list[Any]) -> None:
             raise bad_request(f"input {name!r}, row {row}: {shown(value)} is not a single value")
 
 
-def _refuse_unsupported(parameters: Parameters, where: str) -> None:
+def _refuse_unsupported(parameters: Parameters, kind: str, name: str) -> None:
     for key in UNSUPPORTED_PARAMETERS:
         if key in parameters:
-            raise bad_request(f"{where}: the parameter {key} is not supported by this server")
+            raise bad_request(f"{kind} {name!r}: the parameter {key} is not supported by this server")
 
 
 def _flag(parameters: Parameters, key: str, where: str) -> bool | None:
@@ -248,7 +251,7 @@ def _requested_outputs(request: InferenceRequest) -> tuple[RequestedOutput, ...]
         if output.name in outputs:
             raise bad_request(f"output {output.name!r} is requested twice")
         parameters = output.parameters or {}
-        _refuse_unsupported(parameters, f"output {output.name!r}")
+        _refuse_unsupported(parameters, "output", output.name)
         binary = _flag(parameters, "binary_data", f"output {output.name!r}")
         outputs[output.name] = RequestedOutput(output.name, binary_by_default if binary is None else binary)
     return tuple(outputs.values())

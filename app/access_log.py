@@ -32,6 +32,10 @@ FLUSH_SECONDS = 0.1
 FLUSH_LINES = 1000
 
 
+# When, request id, method, path, status, seconds taken, the handler's fields.
+Answered = tuple[float, str, str, str, int, float, dict[str, Any]]
+
+
 def _compact(value: Any) -> str:
     return value if isinstance(value, str) else str(orjson.dumps(value), "utf-8")
 
@@ -39,30 +43,14 @@ def _compact(value: Any) -> str:
 class AccessLog:
     def __init__(self, *, json: bool) -> None:
         self.json = json
-        self._waiting: list[str] = []
+        self._waiting: list[Answered] = []
         self._second = -1
         self._second_text = ""
 
     def write(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
-        """Queue the line of a request answered on the running event loop."""
-        now = time.time()
-        fields = access_log_fields(scope)
-        details = "".join(f" {key}={_compact(value)}" for key, value in fields.items())
-        path = scope["path"]  # percent-decoded: a client could put a line break in it
-        if not path.isprintable():
-            path = path.encode("unicode_escape").decode("ascii")
-        message = f"{scope['method']} {path} {status} {seconds * 1000:.2f}ms{details}"
-        text = f"{self._time_text(now)} | {LEVEL: <8} | {request_id} | {NAME} - {message}\n"
-        if self.json:
-            record = {
-                "extra": {"request_id": request_id, **fields},
-                "level": {"name": LEVEL, "no": LEVEL_NUMBER},
-                "message": message,
-                "name": NAME,
-                "time": {"repr": self._time_text(now), "timestamp": now},
-            }
-            text = str(orjson.dumps({"text": text, "record": record}, option=orjson.OPT_APPEND_NEWLINE), "utf-8")
-        self._waiting.append(text)
+        """Queue the line of a request answered on the running event loop; it is formatted at the flush."""
+        answered = (time.time(), request_id, scope["method"], scope["path"], status, seconds, access_log_fields(scope))
+        self._waiting.append(answered)
         if len(self._waiting) == 1:
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
         elif len(self._waiting) >= FLUSH_LINES:
@@ -71,10 +59,28 @@ class AccessLog:
     def flush(self) -> None:
         """Write the lines waiting, in one call."""
         if self._waiting:
-            lines, self._waiting = self._waiting, []
+            answered, self._waiting = self._waiting, []
             # Looked up on each flush, as print() does, so that a redirected stderr is followed.
-            sys.stderr.write("".join(lines))
+            sys.stderr.write("".join(map(self._line, answered)))
             sys.stderr.flush()
+
+    def _line(self, answered: Answered) -> str:
+        now, request_id, method, path, status, seconds, fields = answered
+        details = "".join(f" {key}={_compact(value)}" for key, value in fields.items())
+        if not path.isprintable():  # percent-decoded: a client could put a line break in it
+            path = path.encode("unicode_escape").decode("ascii")
+        message = f"{method} {path} {status} {seconds * 1000:.2f}ms{details}"
+        text = f"{self._time_text(now)} | {LEVEL: <8} | {request_id} | {NAME} - {message}\n"
+        if not self.json:
+            return text
+        record = {
+            "extra": {"request_id": request_id, **fields},
+            "level": {"name": LEVEL, "no": LEVEL_NUMBER},
+            "message": message,
+            "name": NAME,
+            "time": {"repr": self._time_text(now), "timestamp": now},
+        }
+        return str(orjson.dumps({"text": text, "record": record}, option=orjson.OPT_APPEND_NEWLINE), "utf-8")
 
     def _time_text(self, now: float) -> str:
         """Local time as ``YYYY-MM-DD HH:mm:ss.SSS``, as loguru writes it; the seconds formatted once."""

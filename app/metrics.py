@@ -50,7 +50,7 @@ UNMATCHED_ROUTE = "unmatched"
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: Prometheus needs none
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ROWS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
-BATCH_SIZE = 1000  # answers that wait, at most, with one worker
+BATCH_SIZE = 1000  # events (request started, answered, predicted) that wait, at most, with one worker
 
 
 def route_template(scope: Scope, root_path: str) -> str:
@@ -151,19 +151,21 @@ class ServiceMetrics:
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self._features = frozenset(config.model.feature_names)
         self._batch_size = 1 if multiprocess_dir() is not None else BATCH_SIZE
+        self._waiting = 0  # events recorded since the last flush
+        self._in_progress: Tally[str] = Tally()
         self._answered: list[tuple[str, str, int, float]] = []
         self._rows: list[tuple[str, int]] = []
         self._classes: Tally[tuple[str, str]] = Tally()
         self._values: Tally[tuple[str, str]] = Tally()
 
     def request_started(self, method: str) -> None:
-        self._child(self.in_progress, method).inc()
+        self._in_progress[method] += 1
+        self._recorded()
 
     def request_finished(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._child(self.in_progress, method).dec()
+        self._in_progress[method] -= 1
         self._answered.append((route, method, status, seconds))
-        if len(self._answered) >= self._batch_size:
-            self.flush()
+        self._recorded()
 
     def predicted(
         self, api: str, version: str, classes: Mapping[str, int], input_counts: dict[str, dict[str, int]]
@@ -177,11 +179,18 @@ class ServiceMetrics:
             for value, rows in counts.items():
                 if rows:
                     values[feature, value] += rows
-        if len(self._rows) >= self._batch_size:
+        self._recorded()
+
+    def _recorded(self) -> None:
+        self._waiting += 1
+        if self._waiting >= self._batch_size:
             self.flush()
 
     def flush(self) -> None:
         """Add the answers and predictions that wait to the metrics."""
+        self._waiting = 0
+        for method, count in self._in_progress.items():
+            self._child(self.in_progress, method).set(count)
         answered, self._answered = self._answered, []
         rows, self._rows = self._rows, []
         classes, self._classes = self._classes, Tally()

@@ -14,7 +14,7 @@ end of its graceful-shutdown timeout gets a 503.
 from __future__ import annotations
 
 import asyncio
-import os
+import random
 import re
 import time
 
@@ -33,7 +33,8 @@ _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def new_request_id() -> str:
-    return os.urandom(16).hex()  # as random as a uuid4's hex, at a fifth of its cost
+    # 128 random bits, as in a uuid4, without a system call: an id must be unique, not secret.
+    return f"{random.getrandbits(128):032x}"
 
 
 def _request_id_from(scope: Scope) -> str:

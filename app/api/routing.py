@@ -66,9 +66,12 @@ class LeanRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if request.app.dependency_overrides:
                 return await fastapi_handler(request)
-            values = {name: await call(request) for name, call in dependencies}
-            path = {name: request.path_params[name] for name in path_names}
-            response: Response = await endpoint(**{request_name: request}, **path, **values)
+            arguments: dict[str, Any] = {request_name: request}
+            for name in path_names:
+                arguments[name] = request.path_params[name]
+            for name, call in dependencies:
+                arguments[name] = await call(request)
+            response: Response = await endpoint(**arguments)
             return response
 
         return handler

@@ -58,6 +58,7 @@ def create_app(settings: Settings = settings) -> FastAPI:
         # Starlette's slash redirect builds its Location from the Host header, which a
         # client controls: a path with a trailing slash is a 404 like any other unknown path.
         redirect_slashes=False,
+        telemetry=None if settings.OTEL_ENABLED else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     # Middleware added first runs innermost.

@@ -5,10 +5,15 @@ from __future__ import annotations
 import inspect
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from app.config import Settings
+from app.request_state import current_request_id
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 TEXT_FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
@@ -32,6 +37,15 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
 
+def _with_request_id(record: Record) -> None:
+    """Every line says which request it was written for ("-" outside one), unless it names one itself.
+
+    Read from a context variable when a line is written, which costs a request nothing when
+    it logs nothing (``logger.contextualize`` costs every request).
+    """
+    record["extra"].setdefault("request_id", current_request_id.get())
+
+
 def setup_logging(settings: Settings) -> None:
     """Configure loguru as the only sink; safe to call more than once."""
     # diagnose=False: tracebacks never print local variable values (inputs, secrets).
@@ -47,7 +61,7 @@ def setup_logging(settings: Settings) -> None:
                 "colorize": False if settings.LOG_JSON else None,
             }
         ],
-        extra={"request_id": "-"},
+        patcher=_with_request_id,
     )
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     for name in ("uvicorn", "uvicorn.error", "fastapi"):

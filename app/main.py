@@ -6,6 +6,7 @@ root paths, dependency overrides, exception handlers and middleware apply to eve
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,8 @@ from loguru import logger
 from app import __version__ as api_version
 from app.access_log import access_log_for
 from app.api.errors import install_error_handlers
-from app.api.main import api_routers, root_routers, v2_routers
+from app.api.main import routers
+from app.api.routing import add_routes
 from app.config import Settings, settings
 from app.inference_protocol.schemas import InferenceRequest
 from app.log import setup_logging
@@ -39,6 +41,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("model car-evaluation-model {} loaded", model_version)
     except ModelArtifactError as error:
         logger.error("model not loaded: {}", error)
+    # What is loaded by now lives as long as the process: the garbage collector need not walk
+    # it again and again (a few per cent of a 1000-row request, bench/).
+    gc.collect()
+    gc.freeze()
     yield
     if app.state.access_log is not None:
         app.state.access_log.flush()
@@ -76,12 +82,9 @@ def create_app(settings: Settings = settings) -> FastAPI:
         RequestContextMiddleware, metrics=metrics, access_log=access_log
     )  # outermost: id, metrics, log line
     install_error_handlers(app)
-    # First match wins: the API first, for its hot routes' sake.
-    for router in api_routers:
-        app.include_router(router, prefix=settings.API_V1_STR)
-    for router in [*v2_routers, *root_routers]:
-        app.include_router(router)
-    app.include_router(root_router)
+    for router, under_api_prefix in routers:
+        add_routes(app, router, prefix=settings.API_V1_STR if under_api_prefix else "")
+    add_routes(app, root_router)
     app.mount(STATIC_URL, static_files, name="static")
 
     def openapi() -> dict[str, Any]:

@@ -25,7 +25,6 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi.routing import _get_scope_effective_route_context
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -38,6 +37,7 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from app.api.errors import ApiError
@@ -58,10 +58,8 @@ def route_template(scope: Scope, root_path: str) -> str:
 
     ``root_path`` is the scope's before routing: a mount (the static files) extends it.
     """
-    # FastAPI keeps the route as included, with its router's prefix, in this (private) slot;
-    # fastapi is pinned, and tests/test_metrics.py checks the labels.
-    route = _get_scope_effective_route_context(scope)
-    if route is not None:
+    route = scope.get("route")  # set by the route that matched (app.api.routing.add_routes adds them all)
+    if isinstance(route, BaseRoute) and hasattr(route, "path_format"):
         return str(route.path_format)
     mounted_at = scope.get("root_path", "").removeprefix(root_path)
     return f"{mounted_at}/{{path}}" if mounted_at else UNMATCHED_ROUTE

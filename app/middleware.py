@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.access_log import AccessLog
 from app.api.errors import internal_error_response, shutting_down_response
 from app.metrics import Metrics, route_template
-from app.request_state import access_log_fields, set_request_id
+from app.request_state import access_log_fields, current_request_id, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
@@ -72,23 +72,24 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_KEY, request_id.encode()), NOSNIFF]
             await send(message)
 
-        with logger.contextualize(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_context)
-            except Exception:
-                logger.exception("unhandled error in {} {}", scope["method"], scope["path"])
-                if response_started:
-                    raise  # too late for an error answer: the server closes the connection
-                await internal_error_response(scope)(scope, receive, send_with_context)
-            except asyncio.CancelledError:
-                # uvicorn cancels what is still running when the graceful-shutdown timeout
-                # ends (a stalled upload, say). The task ends here either way: answer 503,
-                # and let uvicorn stop without logging a traceback for it.
-                access_log_fields(scope)["note"] = "cut by the graceful-shutdown timeout"
-                if not response_started:
-                    await shutting_down_response(scope)(scope, receive, send_with_context)
-            finally:
-                duration = time.perf_counter() - started
-                self.metrics.request_finished(route_template(scope, root_path), scope["method"], status, duration)
-                if self.access_log is not None:
-                    self.access_log.write(scope, request_id, status, duration)
+        token = current_request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_context)
+        except Exception:
+            logger.exception("unhandled error in {} {}", scope["method"], scope["path"])
+            if response_started:
+                raise  # too late for an error answer: the server closes the connection
+            await internal_error_response(scope)(scope, receive, send_with_context)
+        except asyncio.CancelledError:
+            # uvicorn cancels what is still running when the graceful-shutdown timeout
+            # ends (a stalled upload, say). The task ends here either way: answer 503,
+            # and let uvicorn stop without logging a traceback for it.
+            access_log_fields(scope)["note"] = "cut by the graceful-shutdown timeout"
+            if not response_started:
+                await shutting_down_response(scope)(scope, receive, send_with_context)
+        finally:
+            current_request_id.reset(token)
+            duration = time.perf_counter() - started
+            self.metrics.request_finished(route_template(scope, root_path), scope["method"], status, duration)
+            if self.access_log is not None:
+                self.access_log.write(scope, request_id, status, duration)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import Scope
+
+# The id of the request being handled, for every log line written while it is (app.log).
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 
 
 def _state(scope: Scope) -> dict[str, Any]:

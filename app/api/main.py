@@ -1,11 +1,15 @@
 from app.api.routes import explain, health, metrics, predict, v2
 from app.api.routing import Router
 
-# Included one by one under the API prefix (each nesting level of routers costs on every request).
-api_routers: list[Router] = [predict.router, explain.router, health.router]
-
-# The Open Inference Protocol's routes, at the root (/v2), as its clients expect them.
-v2_routers: list[Router] = [v2.infer_router, v2.router]
-
-# At the root, outside the API: /metrics, where Prometheus looks.
-root_routers: list[Router] = [metrics.router]
+# The routing table's routers, in order, each with whether it goes under the API prefix
+# (/api/v1); the others are at the root: the Open Inference Protocol's /v2, as its clients
+# expect it, and /metrics, where Prometheus looks. The first match wins, and every route
+# tried before it costs a match on every request: the hot routes come first.
+routers: list[tuple[Router, bool]] = [
+    (predict.router, True),
+    (v2.infer_router, False),
+    (explain.router, True),
+    (health.router, True),
+    (v2.router, False),
+    (metrics.router, False),
+]

@@ -1,4 +1,5 @@
-"""The service's router, which answers HEAD wherever GET is, and a lean route for hot endpoints.
+"""The service's router, which answers HEAD wherever GET is, a lean route for hot endpoints,
+and the copy of a router's routes into the app's own routing table.
 
 Everything here is in the routing table, so root paths, exception handlers, middleware and
 the OpenAPI schema treat these routes like any other.
@@ -7,12 +8,13 @@ the OpenAPI schema treat these routes like any other.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 
 class Router(APIRouter):
@@ -33,16 +35,32 @@ class LeanRoute(APIRoute):
     """A route whose endpoint takes the ``Request``, ``str`` path parameters and dependencies
     of the request alone.
 
-    FastAPI's request handler (parameter parsing, the dependency solver, response
-    validation) is most of the cost of a one-row prediction (bench/). For an endpoint of
-    this shape, which reads its body itself and returns a ``Response``, this route calls the
-    dependencies and the endpoint directly. As soon as the app has any dependency override,
-    it hands the request to FastAPI's own handler, so overrides apply exactly as FastAPI
-    defines them.
+    FastAPI's request handling (parameter parsing, the dependency solver, response
+    validation, two exit stacks and a second exception wrapper per request) is most of the
+    cost of a one-row prediction (bench/). For an endpoint of this shape, which reads its
+    body itself and returns a ``Response``, this route calls the dependencies and the
+    endpoint directly; an exception goes to the app's exception handlers as from any route
+    (Starlette's ``ExceptionMiddleware`` applies the same handlers). As soon as the app has
+    any dependency override, the request goes through FastAPI's own handling, so overrides
+    apply exactly as FastAPI defines them.
     """
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        fastapi_handler = super().get_route_handler()
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        call = self._direct_call()
+        fastapi_app = self.app
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["app"].dependency_overrides:
+                await fastapi_app(scope, receive, send)
+                return
+            response = await call(Request(scope, receive, send))
+            await response(scope, receive, send)
+
+        self.app = app
+
+    def _direct_call(self) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint with its arguments found without FastAPI; ``TypeError`` for any other shape."""
         endpoint = self.endpoint
         request_name = self.dependant.request_param_name
         dependencies: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = []
@@ -63,15 +81,57 @@ class LeanRoute(APIRoute):
         if any(parameter.field_info.annotation is not str for parameter in self.dependant.path_params):
             raise TypeError(f"{self.path}: LeanRoute path parameters are strings, taken as they come")
 
-        async def handler(request: Request) -> Response:
-            if request.app.dependency_overrides:
-                return await fastapi_handler(request)
+        async def call(request: Request) -> Response:
             arguments: dict[str, Any] = {request_name: request}
             for name in path_names:
                 arguments[name] = request.path_params[name]
-            for name, call in dependencies:
-                arguments[name] = await call(request)
+            for name, dependency in dependencies:
+                arguments[name] = await dependency(request)
             response: Response = await endpoint(**arguments)
             return response
 
-        return handler
+        return call
+
+
+def add_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
+    """What ``app.include_router(router, prefix=prefix)`` adds, as routes of the app's own table.
+
+    FastAPI 0.165 keeps an included router as a node of the table, which it matches twice on
+    every request (to choose it, then to handle the request): a tenth of a one-row
+    prediction, a sixth of a v2 one (bench/). Each route is added again, under ``prefix``,
+    with its class and everything it was declared with, as FastAPI's ``include_router`` did
+    before it kept the nodes; the app then matches it once, like a route declared on the app.
+    """
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{route!r}: only APIRoutes are copied; include or mount other routes")
+        app.router.add_api_route(
+            prefix + route.path,
+            route.endpoint,
+            route_class_override=type(route),
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=route.tags,
+            dependencies=route.dependencies,
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses=route.responses,
+            deprecated=route.deprecated,
+            methods=route.methods,
+            operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema,
+            response_class=route.response_class,
+            name=route.name,
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            generate_unique_id_function=route.generate_unique_id_function,
+            strict_content_type=route.strict_content_type,
+            max_body_size=route.max_body_size,
+        )

@@ -43,7 +43,14 @@ from starlette.types import Scope
 from app.api.errors import ApiError
 from app.config import Settings
 from app.metrics_files import multiprocess_dir
-from car_evaluation_model import ModelArtifactError, RowError, load_model_card, training_value_shares
+from car_evaluation_model import (
+    InputCounts,
+    ModelArtifactError,
+    RowError,
+    count_values,
+    load_model_card,
+    training_value_shares,
+)
 from car_evaluation_model.config.core import config
 
 UNMATCHED_ROUTE = "unmatched"
@@ -154,7 +161,7 @@ class ServiceMetrics:
         self._answered: list[tuple[str, str, int, float]] = []
         self._rows: list[tuple[str, int]] = []
         self._classes: Tally[tuple[str, str]] = Tally()
-        self._values: Tally[tuple[str, str]] = Tally()
+        self._inputs: list[InputCounts] = []
 
     def request_started(self, method: str) -> None:
         self._in_progress[method] += 1
@@ -165,18 +172,12 @@ class ServiceMetrics:
         self._answered.append((route, method, status, seconds))
         self._recorded()
 
-    def predicted(
-        self, api: str, version: str, classes: Mapping[str, int], input_counts: dict[str, dict[str, int]]
-    ) -> None:
+    def predicted(self, api: str, version: str, classes: Mapping[str, int], input_counts: InputCounts) -> None:
         """Rows answered: rows per predicted class, their input values, how many per request."""
         self._rows.append((api, sum(classes.values())))
         for label, rows in classes.items():
             self._classes[version, label] += rows
-        values = self._values
-        for feature, counts in input_counts.items():
-            for value, rows in counts.items():
-                if rows:
-                    values[feature, value] += rows
+        self._inputs.append(input_counts)  # counted at the flush, all requests' rows at once
         self._recorded()
 
     def _recorded(self) -> None:
@@ -192,7 +193,7 @@ class ServiceMetrics:
         answered, self._answered = self._answered, []
         rows, self._rows = self._rows, []
         classes, self._classes = self._classes, Tally()
-        values, self._values = self._values, Tally()
+        inputs, self._inputs = self._inputs, []
         for route, method, status, seconds in answered:
             self._child(self.latency, route, method, str(status)).observe(seconds)
         for (route, method, status), count in Tally(answer[:3] for answer in answered).items():
@@ -201,8 +202,11 @@ class ServiceMetrics:
             self._child(self.rows, api).observe(count)
         for (version, label), count in classes.items():
             self._child(self.predictions, version, label).inc(count)
-        for (feature, value), count in values.items():
-            self._input_value[feature][value].inc(count)
+        if inputs:
+            for feature, counts in count_values(inputs, config.model.allowed_values).items():
+                for value, count in counts.items():
+                    if count:
+                        self._input_value[feature][value].inc(count)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once (prometheus-client's own lookup is slower)."""
@@ -244,9 +248,7 @@ class NoMetrics:
     def request_finished(self, route: str, method: str, status: int, seconds: float) -> None:
         pass
 
-    def predicted(
-        self, api: str, version: str, classes: Mapping[str, int], input_counts: dict[str, dict[str, int]]
-    ) -> None:
+    def predicted(self, api: str, version: str, classes: Mapping[str, int], input_counts: InputCounts) -> None:
         pass
 
     def rejected_rows(self, errors: Iterable[RowError]) -> None:

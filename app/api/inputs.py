@@ -9,7 +9,7 @@ most ``MAX_LISTED_ERRORS`` of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from typing import Any, TypeVar
 
 import orjson
@@ -26,6 +26,7 @@ from app.schemas.errors import ErrorResponse
 from car_evaluation_model import ModelArtifactError, RowError
 from car_evaluation_model.processing.validation import echo
 
+Inputs = TypeVar("Inputs", bound=Sized)
 Result = TypeVar("Result")
 
 # What the OpenAPI schema says of a route that takes the rows (PredictRequest).
@@ -104,7 +105,7 @@ async def read_inputs(request: Request, settings: Settings) -> list[Any]:
     return inputs
 
 
-async def run_model(compute: Callable[[list[Any]], Result], inputs: list[Any], *, inline_rows: int) -> Result:
+async def run_model(compute: Callable[[Inputs], Result], inputs: Inputs, *, inline_rows: int) -> Result:
     """``compute(inputs)``, on the event loop up to ``inline_rows`` rows, else in the thread pool.
 
     Small batches cost well under a millisecond and are not worth a thread hop; larger ones

@@ -8,7 +8,7 @@ binary tensor data extension. What the route layer calls::
     model_metadata() -> ModelMetadataResponse                              # GET /v2/models/car-evaluation
     decode_infer_request(body: bytes, header_length: str | None, *, max_rows: int) -> InferRequest
         # header_length: the Inference-Header-Content-Length header's value, None when absent;
-        # InferRequest.rows is the list of {feature: value} for make_prediction(input_data=...)
+        # InferRequest.inputs is the model package's Columns, {feature: [values]}, for make_prediction
     invalid_rows_error(errors: Sequence[RowError]) -> ProtocolError        # make_prediction's errors, as a 400
     encode_infer_response(request: InferRequest, predictions, probabilities, *, model_version: str)
         -> EncodedResponse                                                 # .body, .header_length, .content_type
@@ -22,7 +22,7 @@ None once ``errors`` is)::
     try:
         check_model(name, version)
         request = decode_infer_request(body, headers.get(HEADER), max_rows=settings.MAX_ROWS_PER_REQUEST)
-        result = make_prediction(input_data=request.rows)
+        result = make_prediction(input_data=request.inputs)
         if result["errors"]:
             raise invalid_rows_error(result["errors"])
         encoded = encode_infer_response(request, result["predictions"], result["probabilities"],

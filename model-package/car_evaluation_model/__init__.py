@@ -3,10 +3,12 @@
 Public API::
 
     from car_evaluation_model import __version__, make_prediction, explain, load_model_card
+    from car_evaluation_model import Columns, count_values   # column input, monitoring counts
     from car_evaluation_model.config.core import config   # features and allowed values
 """
 
 from car_evaluation_model.explanation import ExplanationResult
+from car_evaluation_model.input_counts import InputCounts, ValueCounts, count_values
 from car_evaluation_model.predict import (
     PredictionResult,
     explain,
@@ -15,16 +17,20 @@ from car_evaluation_model.predict import (
     warm_up,
 )
 from car_evaluation_model.processing.data_manager import ModelArtifactError, load_model_card
-from car_evaluation_model.processing.validation import CarInput, RowError
+from car_evaluation_model.processing.validation import CarInput, Columns, RowError
 from car_evaluation_model.version import __version__
 
 __all__ = [
     "CarInput",
+    "Columns",
     "ExplanationResult",
+    "InputCounts",
     "ModelArtifactError",
     "PredictionResult",
     "RowError",
+    "ValueCounts",
     "__version__",
+    "count_values",
     "explain",
     "load_model_card",
     "make_prediction",

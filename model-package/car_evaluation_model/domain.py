@@ -16,22 +16,17 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from operator import itemgetter
-from typing import Any, ClassVar
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from car_evaluation_model.config.core import ModelConfig
-from car_evaluation_model.processing.validation import InputData, integer_aliases
+from car_evaluation_model.processing.validation import Columns, InputData, integer_aliases
 
 
 @dataclass(frozen=True)
 class Domain:
-    # Below this many rows a Python loop counts values faster than numpy's set-up costs.
-    BATCH_COUNTING_FROM: ClassVar[int] = 16
-
     feature_names: tuple[str, ...]
     values: dict[str, tuple[str, ...]]  # feature -> its allowed values, in order
     shape: tuple[int, ...]  # number of allowed values per feature
@@ -70,9 +65,14 @@ class Domain:
         return pd.DataFrame(list(self.combinations), columns=list(self.feature_names))
 
     def positions(self, input_data: InputData) -> list[int] | None:
-        """The position of each row of a DataFrame, a list of dicts or a dict; None if any row is not valid."""
+        """The position of each row of a DataFrame, ``Columns``, a list of dicts or a dict.
+
+        None if any row is not valid.
+        """
         if isinstance(input_data, pd.DataFrame):
             return self.positions_of_frame(input_data)
+        if isinstance(input_data, Columns):
+            return self.positions_of_columns(input_data.data)
         return self.positions_of_rows([input_data] if isinstance(input_data, Mapping) else input_data)
 
     def positions_of_rows(self, rows: Sequence[Any]) -> list[int] | None:
@@ -86,36 +86,27 @@ class Domain:
         return self._positions(zip(*(map(itemgetter(name), rows) for name in self.feature_names), strict=True))
 
     def positions_of_frame(self, frame: pd.DataFrame) -> list[int] | None:
-        if frame.empty or len(frame.columns) != len(self.feature_names):
+        if len(frame.columns) != len(self.feature_names):
             return None
         try:
-            columns = [frame[name].tolist() for name in self.feature_names]
+            columns = {name: frame[name].tolist() for name in self.feature_names}
         except KeyError:
             return None
-        return self._positions(zip(*columns, strict=True))
+        return self.positions_of_columns(columns)
+
+    def positions_of_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[int] | None:
+        if len(columns) != len(self.feature_names):
+            return None
+        try:
+            ordered = [columns[name] for name in self.feature_names]
+        except KeyError:
+            return None
+        if not len(ordered[0]):
+            return None
+        return self._positions(zip(*ordered, strict=True))
 
     def _positions(self, keys: Iterable[tuple[Any, ...]]) -> list[int] | None:
         try:
             return list(map(self.position_of.__getitem__, keys))
         except (KeyError, TypeError):  # unknown value, missing field, unhashable value, not a dict
             return None
-
-    def value_counts(self, positions: Sequence[int]) -> dict[str, dict[str, int]]:
-        """Per feature, how many of the rows at ``positions`` have each value (every value listed)."""
-        if len(positions) < self.BATCH_COUNTING_FROM:
-            counts = {name: dict.fromkeys(values, 0) for name, values in self.values.items()}
-            for position in positions:
-                for name, value in zip(self.feature_names, self.combinations[position], strict=True):
-                    counts[name][value] += 1
-            return counts
-        # Many rows: each row's value indices, then one bincount per feature.
-        indices = self.value_indices[np.asarray(positions)]
-        return {
-            name: dict(zip(values, np.bincount(indices[:, axis], minlength=len(values)).tolist(), strict=True))
-            for axis, (name, values) in enumerate(self.values.items())
-        }
-
-    @cached_property
-    def value_indices(self) -> np.ndarray:
-        """position -> the index of each feature's value among its allowed values."""
-        return np.indices(self.shape).reshape(len(self.shape), -1).T

@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import config
 from car_evaluation_model.explanation import ExplanationResult, ShapleyExplainer
+from car_evaluation_model.input_counts import InputCounts
 from car_evaluation_model.prediction_table import Predictor, compile_predictor
 from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
 from car_evaluation_model.processing.validation import InputData, RowError, errors_of_refused
@@ -32,8 +33,9 @@ class PredictionResult(TypedDict):
     probabilities: list[dict[str, float]] | None  # per row, class label -> probability
     version: str  # the model package version
     errors: list[RowError] | None
-    # With count_inputs=True and valid input: per feature, how many rows had each allowed value.
-    input_counts: NotRequired[dict[str, dict[str, int]]]
+    # With count_inputs=True and valid input: the rows' values, to count (``InputCounts.counted``,
+    # or ``count_values`` over many predictions).
+    input_counts: NotRequired[InputCounts]
 
 
 @cache
@@ -68,9 +70,11 @@ def warm_up() -> None:
 def make_prediction(*, input_data: InputData, count_inputs: bool = False) -> PredictionResult:
     """Predict the class of each row of a DataFrame, a list of dicts or a single dict.
 
-    ``count_inputs`` adds ``input_counts``, by canonical value (``4`` and ``"4"`` are both
+    ``input_data`` may also be ``Columns``, one sequence of values per feature. ``count_inputs``
+    adds ``input_counts``, the rows' values by canonical value (``4`` and ``"4"`` are both
     ``"4"``), for monitoring what the model is asked against what it was trained on
-    (``training_value_shares``); it reuses the lookup the prediction made.
+    (``training_value_shares``); it keeps the lookup the prediction made, and counts only when
+    read.
     """
     answer = trained_predictor().predict(input_data)
     if isinstance(answer, list):
@@ -79,7 +83,7 @@ def make_prediction(*, input_data: InputData, count_inputs: bool = False) -> Pre
         predictions=answer.labels, probabilities=answer.probabilities, version=_version, errors=None
     )
     if count_inputs:
-        result["input_counts"] = answer.value_counts()
+        result["input_counts"] = answer.inputs
     return result
 
 

@@ -13,9 +13,8 @@ which validates with pydantic and runs the pipeline per request.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -24,14 +23,12 @@ from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import ModelConfig
 from car_evaluation_model.domain import Domain
+from car_evaluation_model.input_counts import InputCounts
 from car_evaluation_model.processing.validation import InputData, RowError, errors_of_refused, validate_inputs
 
 MAX_TABLE_ENTRIES = 100_000
 
 Probabilities = dict[str, float]
-
-
-ValueCounts = dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -40,8 +37,7 @@ class Answer:
 
     labels: list[str]
     probabilities: list[Probabilities]
-    # Per feature, how many rows had each value; computed only when asked for.
-    value_counts: Callable[[], ValueCounts]
+    inputs: InputCounts  # the rows' values, counted when asked for
 
 
 class Predictor(Protocol):
@@ -75,15 +71,14 @@ class PipelinePredictor:
             return errors
         probabilities = self.pipeline.predict_proba(rows)
         labels = [str(label) for label in self.pipeline.classes_[probabilities.argmax(axis=1)]]
-        return Answer(
-            labels, _labelled(self.pipeline, probabilities, self.model_config.classes), partial(self._counts, rows)
-        )
+        return Answer(labels, _labelled(self.pipeline, probabilities, self.model_config.classes), self._inputs(rows))
 
-    def _counts(self, rows: pd.DataFrame) -> ValueCounts:
-        return {
-            name: {value: int((rows[name] == value).sum()) for value in values}
-            for name, values in self.model_config.allowed_values.items()
-        }
+    def _inputs(self, rows: pd.DataFrame) -> InputCounts:
+        """The rows' positions in the domain, from each value's index among its feature's values."""
+        allowed = self.model_config.allowed_values
+        value_indices = [pd.Categorical(rows[name], categories=values).codes for name, values in allowed.items()]
+        shape = tuple(len(values) for values in allowed.values())
+        return InputCounts(allowed, np.ravel_multi_index(value_indices, shape).tolist())
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ class PredictionTable:
         labels = list(map(self.labels.__getitem__, positions))
         # Copies, so that a caller who edits a result cannot change the table.
         probabilities = list(map(dict, map(self.probabilities.__getitem__, positions)))
-        return Answer(labels, probabilities, partial(self.domain.value_counts, positions))
+        return Answer(labels, probabilities, InputCounts(self.domain.values, positions))
 
 
 def domain_size(model_config: ModelConfig) -> int:

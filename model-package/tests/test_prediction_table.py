@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from car_evaluation_model import make_prediction, training_value_shares
+from car_evaluation_model import Columns, count_values, make_prediction, training_value_shares
 from car_evaluation_model.config.core import config
 from car_evaluation_model.predict import trained_predictor
 from car_evaluation_model.prediction_table import Answer, PipelinePredictor, PredictionTable, compile_predictor
@@ -112,19 +112,70 @@ def test_table_accepts_exactly_what_validation_accepts(rows: list[dict[str, Any]
     assert (result["predictions"] is None) == (errors is not None)
 
 
+def value_counts_by_hand(sample: pd.DataFrame) -> dict[str, dict[str, int]]:
+    return {
+        feature.name: {value: int((sample[feature.name] == value).sum()) for value in feature.values}
+        for feature in config.model.features
+    }
+
+
 @pytest.mark.parametrize("size", [1, 10, 500])
 def test_input_counts_count_canonical_values_on_both_paths(domain: pd.DataFrame, size: int) -> None:
     sample = domain.sample(size, random_state=size, replace=True)
     as_numbers: Any = sample.assign(doors=sample["doors"].replace({"2": 2, "3": 3, "4": 4})).to_dict("records")
-    expected = {
-        feature.name: {value: int((sample[feature.name] == value).sum()) for value in feature.values}
-        for feature in config.model.features
-    }
-    assert make_prediction(input_data=as_numbers, count_inputs=True)["input_counts"] == expected
+    expected = value_counts_by_hand(sample)
+    input_counts = make_prediction(input_data=as_numbers, count_inputs=True)["input_counts"]
+    assert input_counts.counted() == expected
     pipeline_path = compile_predictor(load_pipeline(), config.model, max_table_entries=0)
     answer = pipeline_path.predict(as_numbers)
     assert isinstance(answer, Answer)
-    assert answer.value_counts() == expected
+    assert answer.inputs.counted() == expected
+
+
+@pytest.mark.parametrize("sizes", [[], [1, 2, 3], [1] * 40, [700, 1, 299]])
+def test_the_counts_of_many_predictions_add_up(domain: pd.DataFrame, sizes: list[int]) -> None:
+    samples = [domain.sample(size, random_state=seed, replace=True) for seed, size in enumerate(sizes)]
+    counts = [make_prediction(input_data=sample, count_inputs=True)["input_counts"] for sample in samples]
+    everything = pd.concat([domain.head(0), *samples])
+    assert count_values(counts, config.model.allowed_values) == value_counts_by_hand(everything)
+
+
+def test_columns_give_the_answers_of_their_rows(domain: pd.DataFrame) -> None:
+    sample = domain.sample(300, random_state=5)
+    columns = Columns({name: sample[name].tolist() for name in reversed(config.model.feature_names)})
+    records: Any = sample.to_dict(orient="records")
+    by_columns = make_prediction(input_data=columns, count_inputs=True)
+    by_rows = make_prediction(input_data=records, count_inputs=True)
+    assert by_columns["errors"] is None
+    assert by_columns["predictions"] == by_rows["predictions"]
+    assert by_columns["probabilities"] == by_rows["probabilities"]
+    assert by_columns["input_counts"].counted() == by_rows["input_counts"].counted()
+
+
+@st.composite
+def maybe_valid_columns(draw: st.DrawFn) -> dict[str, list[Any]]:
+    rows = draw(st.integers(min_value=0, max_value=4))
+    columns = {
+        name: draw(st.lists(st.sampled_from(values), min_size=rows, max_size=rows))
+        for name, values in SPELLINGS.items()
+    }
+    for name in draw(st.sets(st.sampled_from(list(SPELLINGS)), max_size=2)):
+        del columns[name]
+    if draw(st.booleans()):
+        columns["colour"] = ["x"] * rows
+    return columns
+
+
+@settings(max_examples=300, deadline=None)
+@given(maybe_valid_columns())
+def test_columns_are_accepted_and_refused_exactly_as_their_rows(columns: dict[str, list[Any]]) -> None:
+    as_columns = Columns(columns)
+    assert make_prediction(input_data=as_columns) == make_prediction(input_data=as_columns.rows())
+
+
+def test_columns_of_different_lengths_are_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="one value per row"):
+        Columns({"buying": ["low", "med"], "maint": ["low"]})
 
 
 def test_training_value_shares_are_the_data_sets() -> None:

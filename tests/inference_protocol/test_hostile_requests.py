@@ -24,8 +24,8 @@ def decoded_or_refused(body: bytes, header_length: str | None) -> InferRequest |
     except ProtocolError as error:
         refusal = error
     else:
-        assert 1 <= len(request.rows) <= MAX_ROWS
-        assert all(list(row) == FEATURES for row in request.rows)
+        assert 1 <= len(request.inputs.rows()) <= MAX_ROWS
+        assert all(list(row) == FEATURES for row in request.inputs.rows())
         return request
     assert refusal.status == 400
     assert refusal.message

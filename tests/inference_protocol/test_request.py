@@ -36,7 +36,7 @@ def test_tritonclient_request_decodes_to_its_rows(binary: bool, column_shape: bo
     body, header_length = triton_request(SAMPLE, binary=binary, column_shape=column_shape, request_id="r-1")
     assert (header_length is not None) == binary
     request = decode(body, header_length)
-    assert request.rows == records(SAMPLE)
+    assert request.inputs.rows() == records(SAMPLE)
     assert request.id == "r-1"
     # With no outputs named, tritonclient asks for every output in binary (binary_data_output).
     assert request.outputs == (RequestedOutput("predict", True), RequestedOutput("predict_proba", True))
@@ -69,7 +69,7 @@ def test_data_nested_like_its_shape_is_accepted() -> None:
     body = orjson.loads(triton_request(SAMPLE, binary=False)[0])
     for tensor in body["inputs"]:
         tensor["data"] = [[value] for value in tensor["data"]]
-    assert decode(orjson.dumps(body)).rows == records(SAMPLE)
+    assert decode(orjson.dumps(body)).inputs.rows() == records(SAMPLE)
 
 
 @pytest.mark.parametrize("fixture", ["mlserver_pandas_request.json", "mlserver_pandas_json_request.json"])
@@ -80,7 +80,7 @@ def test_mlserver_pandas_codec_body_decodes_to_the_same_answers(fixture: str) ->
         {"buying": "vhigh", "maint": "med", "doors": "2", "persons": "2", "lug_boot": "small", "safety": "low"},
         {"buying": "med", "maint": "high", "doors": "5more", "persons": "4", "lug_boot": "med", "safety": "med"},
     ]
-    assert make_prediction(input_data=request.rows) == make_prediction(input_data=expected)
+    assert make_prediction(input_data=request.inputs) == make_prediction(input_data=expected)
     assert request.id is None
     assert [output.name for output in request.outputs] == ["predict", "predict_proba"]
 
@@ -88,5 +88,5 @@ def test_mlserver_pandas_codec_body_decodes_to_the_same_answers(fixture: str) ->
 def test_mlserver_pd_json_column_keeps_its_json_values() -> None:
     # PandasCodec sends a column holding integers as JSON text; 4 reaches the model package as 4.
     request = decode((FIXTURES / "mlserver_pandas_json_request.json").read_bytes())
-    assert [row["doors"] for row in request.rows] == [4, 2, "5more"]
-    assert [row["persons"] for row in request.rows] == ["more", 2, 4]
+    assert [row["doors"] for row in request.inputs.rows()] == [4, 2, "5more"]
+    assert [row["persons"] for row in request.inputs.rows()] == ["more", 2, 4]

@@ -244,7 +244,7 @@ def test_values_the_model_package_refuses_are_named_with_tensor_row_and_allowed_
     body = json_request()
     tensor(body, "buying")["data"][1] = value
     request = decode_infer_request(orjson.dumps(body), None, max_rows=100)
-    errors = make_prediction(input_data=request.rows)["errors"]
+    errors = make_prediction(input_data=request.inputs)["errors"]
     assert errors is not None
     error = invalid_rows_error(errors)
     assert (error.status, error.message) == (400, expected)
@@ -253,7 +253,7 @@ def test_values_the_model_package_refuses_are_named_with_tensor_row_and_allowed_
 def test_many_bad_values_are_listed_up_to_ten_then_counted() -> None:
     frame = ALL_CARS.head(25).assign(safety="none")
     request = decode_infer_request(*triton_request(frame, binary=True), max_rows=100)
-    errors = make_prediction(input_data=request.rows)["errors"]
+    errors = make_prediction(input_data=request.inputs)["errors"]
     assert errors is not None
     message = invalid_rows_error(errors).message
     assert message.count("the value 'none' is not allowed") == 10

@@ -18,13 +18,13 @@ from app.inference_protocol import (
     encode_infer_response,
 )
 from app.inference_protocol.schemas import InferenceResponse
+from car_evaluation_model import Columns, make_prediction
 from car_evaluation_model import __version__ as model_version
-from car_evaluation_model import make_prediction
 from tests.inference_protocol.clients import ALL_CARS, CLASSES, FEATURES, triton_request, triton_result
 
 
 def answer(request: InferRequest) -> EncodedResponse:
-    result = make_prediction(input_data=request.rows)
+    result = make_prediction(input_data=request.inputs)
     assert result["predictions"] is not None
     assert result["probabilities"] is not None
     return encode_infer_response(
@@ -88,7 +88,7 @@ def test_only_the_requested_output_is_answered_in_the_requested_encoding() -> No
 def test_binary_and_json_outputs_mix_with_the_binary_sizes_given() -> None:
     request = InferRequest(
         id=None,
-        rows=[dict(zip(FEATURES, car, strict=True)) for car in ALL_CARS.head(2).itertuples(index=False)],
+        inputs=Columns({name: ALL_CARS[name].head(2).tolist() for name in FEATURES}),
         outputs=(RequestedOutput("predict", binary=True), RequestedOutput("predict_proba", binary=False)),
     )
     encoded = answer(request)

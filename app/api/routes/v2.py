@@ -44,7 +44,7 @@ from app.inference_protocol.schemas import (
 )
 from app.metrics import Metrics
 from app.request_state import access_log_fields
-from car_evaluation_model import ModelArtifactError, PredictionResult, make_prediction, warm_up
+from car_evaluation_model import Columns, ModelArtifactError, PredictionResult, make_prediction, warm_up
 
 TAG = "Open Inference Protocol (v2)"
 router = Router(prefix=PATH_PREFIX, tags=[TAG])
@@ -118,8 +118,8 @@ async def version_ready(model_name: str, model_version: str | None) -> ModelRead
     return ModelReadyResponse(name=MODEL_NAME, ready=True)
 
 
-def _predict(rows: list[Any]) -> PredictionResult:
-    return make_prediction(input_data=rows, count_inputs=True)
+def _predict(inputs: Columns) -> PredictionResult:
+    return make_prediction(input_data=inputs, count_inputs=True)
 
 
 INFER: dict[str, Any] = {
@@ -165,9 +165,9 @@ async def _infer(
     check_model(model_name, model_version)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     inference = decode_infer_request(body, request.headers.get(HEADER), max_rows=settings.MAX_ROWS_PER_REQUEST)
-    result = await run_model(_predict, inference.rows, inline_rows=INLINE_ROWS)
+    result = await run_model(_predict, inference.inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:
-        access_log_fields(request.scope).update(rows=len(inference.rows), errors=len(result["errors"]))
+        access_log_fields(request.scope).update(rows=len(inference.inputs), errors=len(result["errors"]))
         metrics.rejected_rows(result["errors"])
         raise invalid_rows_error(result["errors"])
     predictions, probabilities = result["predictions"] or [], result["probabilities"] or []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -19,7 +20,32 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from car_evaluation_model.config.core import FeatureSpec, ModelConfig, config
 
-InputData = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Rows given column by column: ``Columns({"buying": ["low", "high"], "maint": [...], ...})``.
+
+    What column-oriented callers hold (the Open Inference Protocol sends one tensor per
+    feature): the model looks the rows up from the columns, without a dict per row. Every
+    column has the same length; a missing or unknown column is an error of every row.
+    """
+
+    data: Mapping[str, Sequence[Any]]
+
+    def __post_init__(self) -> None:
+        if len(set(map(len, self.data.values()))) > 1:
+            raise ValueError("every column must have one value per row")
+
+    def __len__(self) -> int:
+        return next(map(len, self.data.values()), 0)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The same rows as dicts, ``[{"buying": "low", "maint": ...}, ...]``."""
+        names = list(self.data)
+        return [dict(zip(names, values, strict=True)) for values in zip(*self.data.values(), strict=True)]
+
+
+InputData = pd.DataFrame | Columns | Sequence[Mapping[str, Any]] | Mapping[str, Any]
 
 
 ErrorType = Literal[
@@ -105,6 +131,8 @@ def _rows_of(input_data: InputData) -> list[Any]:
         # Missing cells in a frame are NaN; report them as missing values (None).
         frame = input_data.astype(object).where(input_data.notna(), None)
         return frame.to_dict(orient="records")
+    if isinstance(input_data, Columns):
+        return input_data.rows()
     if isinstance(input_data, Mapping):
         return [input_data]
     return list(input_data)

@@ -1,0 +1,47 @@
+"""How many predicted rows had each allowed value: what monitoring compares with the training data.
+
+A prediction keeps its rows as their positions in the input domain (``domain.Domain``: the
+C-order index of each row's value indices), and the values are counted only when asked for.
+Many predictions' rows are counted together (``count_values``), so that a service can tally
+every prediction for the price of keeping a reference, and count once per scrape.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+ValueCounts = dict[str, dict[str, int]]  # feature -> allowed value -> rows
+
+
+@dataclass(frozen=True, slots=True)
+class InputCounts:
+    """The values of one prediction's rows, counted when read."""
+
+    values: Mapping[str, Sequence[str]]  # feature -> its allowed values, in the domain's order
+    positions: Sequence[int]  # each row's position in the domain
+
+    def counted(self) -> ValueCounts:
+        """Per feature, how many of the rows had each value (every value listed, 0 included)."""
+        return count_values([self], self.values)
+
+
+def count_values(counts: Iterable[InputCounts], values: Mapping[str, Sequence[str]]) -> ValueCounts:
+    """Per feature, how many rows of all ``counts`` had each value: their counts added up, counted once.
+
+    ``values`` is the features' allowed values, in the domain's order (``config.model.allowed_values``).
+    The rows are tallied by position first (in C), so the values are worked out once per distinct row.
+    """
+    shape = [len(feature_values) for feature_values in values.values()]
+    tallies = [[0] * size for size in shape]
+    for position, rows in Counter(chain.from_iterable(count.positions for count in counts)).items():
+        rest = position
+        for axis in reversed(range(len(shape))):
+            rest, index = divmod(rest, shape[axis])
+            tallies[axis][index] += rows
+    return {
+        feature: dict(zip(feature_values, tally, strict=True))
+        for (feature, feature_values), tally in zip(values.items(), tallies, strict=True)
+    }

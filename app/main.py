@@ -41,11 +41,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("model car-evaluation-model {} loaded", model_version)
     except ModelArtifactError as error:
         logger.error("model not loaded: {}", error)
-    # What is loaded by now lives as long as the process: the garbage collector need not walk
-    # it again and again (a few per cent of a 1000-row request, bench/).
+    # What is loaded by now lives as long as the app: the garbage collector need not walk it
+    # again and again (a few per cent of a 1000-row request, bench/). Unfrozen when the app
+    # stops, so that a process that builds several apps (the tests) can collect the old ones.
     gc.collect()
     gc.freeze()
     yield
+    gc.unfreeze()
     if app.state.access_log is not None:
         app.state.access_log.flush()
     ServiceMetrics.worker_exited()

@@ -44,13 +44,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _start_sweeping(self.loop, self.connections)
 
     def data_received(self, data: bytes) -> None:
-        if self.awaiting_headers:
-            if self.refused:  # the rest of a refused request is not parsed
-                return
-            if self._head_too_large(data):
-                limit = settings.MAX_REQUEST_HEADER_BYTES
-                self._refuse(431, "header", f"request line and headers are larger than the limit of {limit} bytes")
-                return
+        if self.refused:  # the rest of a refused request is not parsed
+            return
+        if self.awaiting_headers and self._head_too_large(data):
+            limit = settings.MAX_REQUEST_HEADER_BYTES
+            self._refuse(431, "header", f"request line and headers are larger than the limit of {limit} bytes")
+            return
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -72,9 +71,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         httptools hands over a header only once it is complete, so counting in its callbacks
         would let one endless header grow without bound.
         """
-        if not self.header_bytes:  # the usual case: a whole head in the first read
+        if not self.header_bytes:
+            # Blank lines may come before a request line (RFC 9112, 2.2): they are not its head.
+            data = data.lstrip(b"\r\n")
             end = data.find(HEADERS_END)
-            if end >= 0:
+            if end >= 0:  # the usual case: a whole head in the first read
                 return end + len(HEADERS_END) > settings.MAX_REQUEST_HEADER_BYTES
         seen = self.header_tail + data
         end = seen.find(HEADERS_END)
@@ -89,7 +90,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, location: str, message: str) -> None:
         """Answer ``status`` with the API's error body and close the connection."""
-        self.refused = self.awaiting_headers = True
+        self.refused = True
         self.header_deadline = None
         if self.transport.is_closing():
             return

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import BATCH_ROWS, ServiceMetrics
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import make_prediction
 from car_evaluation_model.config.core import config
@@ -65,6 +66,27 @@ def test_predictions_and_input_values_are_counted_exactly(fresh_client: TestClie
             counted = value(found, "car_evaluation_input_values_total", feature=feature.name, value=allowed)
             assert counted == (frame[feature.name] == allowed).sum()
     assert value(found, "car_evaluation_request_rows_sum", api="v1") == 50
+
+
+def test_input_values_wait_to_be_counted_for_at_most_a_batch_of_rows() -> None:
+    metrics = ServiceMetrics()
+    cars: Any = load_dataset().drop(columns="class").sample(BATCH_ROWS, replace=True, random_state=5)
+
+    def predict(rows: Any) -> None:
+        result = make_prediction(input_data=rows, count_inputs=True)
+        metrics.predicted("v1", model_version, {"unacc": len(rows)}, result["input_counts"])
+
+    def counted(feature: str, allowed: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "car_evaluation_input_values_total", {"feature": feature, "value": allowed}
+        )
+
+    predict(cars.head(1))
+    assert sum(counted("safety", allowed) or 0 for allowed in ("low", "med", "high")) == 0  # waits in the batch
+    predict(cars.iloc[1:])  # the batch now holds BATCH_ROWS rows: counted without a scrape
+    for feature in config.model.features:
+        for allowed in feature.values:
+            assert counted(feature.name, allowed) == (cars[feature.name] == allowed).sum()
 
 
 def test_every_allowed_value_has_a_series_from_the_start_and_nothing_else_makes_one(fresh_client: TestClient) -> None:

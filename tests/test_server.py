@@ -74,6 +74,22 @@ def test_oversize_headers_get_a_431_and_are_not_buffered(server: RunningServer) 
     assert b'"type":"headers_too_large"' in answer
 
 
+def test_a_head_after_blank_lines_is_counted_to_its_own_end_not_into_the_body(server: RunningServer) -> None:
+    # Blank lines before the request line are allowed (RFC 9112, 2.2). Here the head's own end
+    # comes in a later read, followed by a body larger than the head limit: only the head counts.
+    body = BODY + b" " * 40_000  # JSON allows trailing white space
+    head = (
+        f"POST {API}/predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Connection: close\r\nContent-Length: {len(body)}\r\n"
+    ).encode()
+    with connect(server) as connection:
+        connection.sendall(b"\r\n\r\n" + head)
+        time.sleep(0.2)  # two reads on the server
+        connection.sendall(b"\r\n" + body)
+        answer = read_answer(connection)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
 def test_headers_that_never_finish_get_a_408_and_the_connection_is_closed(server: RunningServer) -> None:
     with connect(server) as connection:
         connection.sendall(f"GET {API}/health HTTP/1.1\r\nHost: te".encode())

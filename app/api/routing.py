@@ -77,6 +77,8 @@ class LeanRoute(APIRoute):
             dependencies.append((dependency.name, dependency.call))
         if request_name is None or self.dependant.query_params or self.dependant.body_params:
             raise TypeError(f"{self.path}: LeanRoute endpoints take the Request and read the body themselves")
+        if self.max_body_size is not None:
+            raise TypeError(f"{self.path}: LeanRoute endpoints limit the body they read themselves (request_body.py)")
         path_names = [parameter.name for parameter in self.dependant.path_params]
         if any(parameter.field_info.annotation is not str for parameter in self.dependant.path_params):
             raise TypeError(f"{self.path}: LeanRoute path parameters are strings, taken as they come")
@@ -134,4 +136,5 @@ def add_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
             generate_unique_id_function=route.generate_unique_id_function,
             strict_content_type=route.strict_content_type,
             max_body_size=route.max_body_size,
+            form_limits=route.form_limits,
         )

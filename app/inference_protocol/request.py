@@ -55,7 +55,8 @@ def decode_infer_request(body: bytes, header_length: str | None, *, max_rows: in
     """Parse and check an infer body; ``header_length`` is the ``Inference-Header-Content-Length`` value."""
     json_part, tail = split_body(body, header_length)
     parsed = _json_object(json_part)
-    return (tail is None and _usual_request(parsed, max_rows)) or _checked_request(parsed, tail, max_rows)
+    usual = _usual_request(parsed, max_rows) if tail is None else None
+    return usual if usual is not None else _checked_request(parsed, tail, max_rows)
 
 
 def _checked_request(parsed: dict[str, Any], tail: bytes | None, max_rows: int) -> InferRequest:

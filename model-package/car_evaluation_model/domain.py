@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -94,7 +94,7 @@ class Domain:
             return None
         return self.positions_of_columns(columns)
 
-    def positions_of_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[int] | None:
+    def positions_of_columns(self, columns: Mapping[str, Collection[Any]]) -> list[int] | None:
         if len(columns) != len(self.feature_names):
             return None
         try:

@@ -140,9 +140,12 @@ def test_the_counts_of_many_predictions_add_up(domain: pd.DataFrame, sizes: list
     assert count_values(counts, config.model.allowed_values) == value_counts_by_hand(everything)
 
 
-def test_columns_give_the_answers_of_their_rows(domain: pd.DataFrame) -> None:
+@pytest.mark.parametrize(
+    "as_column", [pd.Series.tolist, pd.Series.to_numpy, pd.Series.copy], ids=["list", "array", "series"]
+)
+def test_columns_give_the_answers_of_their_rows(domain: pd.DataFrame, as_column: Any) -> None:
     sample = domain.sample(300, random_state=5)
-    columns = Columns({name: sample[name].tolist() for name in reversed(config.model.feature_names)})
+    columns = Columns({name: as_column(sample[name]) for name in reversed(config.model.feature_names)})
     records: Any = sample.to_dict(orient="records")
     by_columns = make_prediction(input_data=columns, count_inputs=True)
     by_rows = make_prediction(input_data=records, count_inputs=True)

@@ -295,10 +295,17 @@ def test_the_lean_route_refuses_endpoints_it_could_not_call_directly() -> None:
     async def with_a_nested_dependency(request: Request, body: Annotated[bytes, Depends(nested_body)]) -> Response:
         raise AssertionError("never called")
 
-    for endpoint in (with_a_body, with_a_nested_dependency):
+    async def with_a_body_limit_of_its_own(request: Request) -> Response:
+        raise AssertionError("never called")
+
+    for endpoint, options in (
+        (with_a_body, {}),
+        (with_a_nested_dependency, {}),
+        (with_a_body_limit_of_its_own, {"max_body_size": 1024}),
+    ):
         router = Router(route_class=LeanRoute)
         with pytest.raises(TypeError, match="LeanRoute"):
-            router.add_api_route("/lean", endpoint, methods=["POST"])
+            router.add_api_route("/lean", endpoint, methods=["POST"], **options)
 
 
 async def nested_body(request: Request, settings: SettingsDep) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Annotated, Any, Literal, TypedDict
@@ -30,7 +30,7 @@ class Columns:
     column has the same length; a missing or unknown column is an error of every row.
     """
 
-    data: Mapping[str, Sequence[Any]]
+    data: Mapping[str, Collection[Any]]  # lists, tuples, numpy arrays, pandas Series
 
     def __post_init__(self) -> None:
         if len(set(map(len, self.data.values()))) > 1:

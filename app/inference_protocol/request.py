@@ -32,6 +32,7 @@ CONTENT_TYPES = (*PLAIN_CONTENT_TYPES, JSON_CONTENT_TYPE)
 UNSUPPORTED_PARAMETERS = ("shared_memory_region", "classification")
 MAX_LISTED_ROW_ERRORS = 10
 FEATURES = tuple(config.model.feature_names)  # one input tensor each, in the model's order
+FEATURE_SET = frozenset(FEATURES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,21 +68,25 @@ def _checked_request(parsed: dict[str, Any], tail: bytes | None, max_rows: int) 
     return InferRequest(id=request.id, inputs=inputs, outputs=_requested_outputs(request))
 
 
+# The keys of a tensor as most clients send it; any other (parameters, say) takes the full checks.
+USUAL_TENSOR_KEYS = frozenset({"name", "shape", "datatype", "data"})
+
+
 def _usual_request(parsed: dict[str, Any], max_rows: int) -> InferRequest | None:
     """A request as most clients send it, checked in one pass; None for any other.
 
-    One BYTES tensor per feature with flat data (shape ``[N]`` or ``[N, 1]``), no parameters,
-    no outputs named: for exactly that shape, the checks of ``_checked_request`` at a fraction
-    of their cost (pydantic builds seven objects to validate it; bench/). Anything else, a
-    problem included, is left to ``_checked_request``, which names it; a property test holds
-    the two to the same answers.
+    One BYTES tensor per feature with flat data (shape ``[N]`` or ``[N, 1]``) and no other
+    keys, no request parameters, no outputs named: for exactly that shape, the checks of
+    ``_checked_request`` at a fraction of their cost (pydantic builds seven objects to
+    validate it; bench/). Anything else, a problem included, is left to ``_checked_request``,
+    which names it; a property test holds the two to the same answers.
     """
-    inputs, request_id = parsed.get("inputs"), parsed.get("id")
+    inputs, request_id, parameters = parsed.get("inputs"), parsed.get("id"), parsed.get("parameters")
     if (
         type(inputs) is not list
         or len(inputs) != len(FEATURES)
         or not (request_id is None or type(request_id) is str)
-        or not _no_parameters(parsed)
+        or not (parameters is None or (type(parameters) is dict and not parameters))
         or parsed.get("outputs") is not None
     ):
         return None
@@ -92,29 +97,24 @@ def _usual_request(parsed: dict[str, Any], max_rows: int) -> InferRequest | None
     flat, column_shape = [rows], [rows, 1]
     columns: dict[str, list[Any]] = {}
     for tensor in inputs:
-        if type(tensor) is not dict or not _no_parameters(tensor):
+        if type(tensor) is not dict or tensor.keys() != USUAL_TENSOR_KEYS:
             return None
-        name, shape, data = tensor.get("name"), tensor.get("shape"), tensor.get("data")
+        name, shape, data = tensor["name"], tensor["shape"], tensor["data"]
         if (
             type(name) is not str
-            or tensor.get("datatype") != "BYTES"
+            or tensor["datatype"] != "BYTES"
             or type(data) is not list
             or len(data) != rows
             or shape not in (flat, column_shape)
-            or set(map(type, shape)) != {int}  # [true] and [1.0] equal [1], but are not shapes
+            or not (type(shape[0]) is int and type(shape[-1]) is int)  # [true] and [1.0] equal [1]: not shapes
         ):
             return None
         columns[name] = data
-    if columns.keys() != set(FEATURES) or {list, dict} & set(map(type, chain.from_iterable(columns.values()))):
+    if columns.keys() != FEATURE_SET or {list, dict} & set(map(type, chain.from_iterable(columns.values()))):
         return None
     return InferRequest(
         id=request_id, inputs=Columns({name: columns[name] for name in FEATURES}), outputs=ALL_OUTPUTS[False]
     )
-
-
-def _no_parameters(item: dict[str, Any]) -> bool:
-    parameters = item.get("parameters")
-    return parameters is None or (type(parameters) is dict and not parameters)
 
 
 def invalid_rows_error(errors: Sequence[RowError]) -> ProtocolError:

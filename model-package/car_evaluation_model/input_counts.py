@@ -13,7 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
+import numpy as np
+
 ValueCounts = dict[str, dict[str, int]]  # feature -> allowed value -> rows
+
+# From this many distinct rows on, numpy works out their values faster than a Python loop.
+NUMPY_FROM_POSITIONS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +37,26 @@ def count_values(counts: Iterable[InputCounts], values: Mapping[str, Sequence[st
     """Per feature, how many rows of all ``counts`` had each value: their counts added up, counted once.
 
     ``values`` is the features' allowed values, in the domain's order (``config.model.allowed_values``).
-    The rows are tallied by position first (in C), so the values are worked out once per distinct row.
+    The rows are tallied by position first (in C), so each distinct row's values are worked
+    out once: in a Python loop for a few, with numpy for many.
     """
     shape = [len(feature_values) for feature_values in values.values()]
-    tallies = [[0] * size for size in shape]
-    for position, rows in Counter(chain.from_iterable(count.positions for count in counts)).items():
-        rest = position
-        for axis in reversed(range(len(shape))):
-            rest, index = divmod(rest, shape[axis])
-            tallies[axis][index] += rows
+    rows_at = Counter(chain.from_iterable(count.positions for count in counts))
+    tallies: list[list[int]]
+    if len(rows_at) < NUMPY_FROM_POSITIONS:
+        tallies = [[0] * size for size in shape]
+        for position, rows in rows_at.items():
+            rest = position
+            for axis in reversed(range(len(shape))):
+                rest, index = divmod(rest, shape[axis])
+                tallies[axis][index] += rows
+    else:
+        positions = np.fromiter(rows_at.keys(), dtype=np.intp, count=len(rows_at))
+        weights = np.fromiter(rows_at.values(), dtype=np.float64, count=len(rows_at))  # exact below 2**53
+        tallies = [
+            np.bincount(indices, weights=weights, minlength=size).astype(np.int64).tolist()
+            for indices, size in zip(np.unravel_index(positions, shape), shape, strict=True)
+        ]
     return {
         feature: dict(zip(feature_values, tally, strict=True))
         for (feature, feature_values), tally in zip(values.items(), tallies, strict=True)

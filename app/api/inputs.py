@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 
 from app.api.errors import JSON_MEDIA_TYPE, ApiError, model_unavailable
-from app.api.request_body import read_body
+from app.api.request_body import header, read_body
 from app.config import Settings
 from app.metrics import Metrics
 from app.request_state import access_log_fields
@@ -91,13 +91,14 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
 
 async def read_inputs(request: Request, settings: Settings) -> list[Any]:
     """The ``inputs`` list of a JSON body, within the body and row limits; else an ``ApiError``."""
-    if not _is_json(request.headers.get("content-type")):
+    content_type = header(request, b"content-type")
+    if not _is_json(content_type):
         raise ApiError.single(
             415,
             ["header", "content-type"],
             f"send the body as {JSON_MEDIA_TYPE}",
             "unsupported_media_type",
-            input=echo(request.headers.get("content-type")),
+            input=echo(content_type),
         )
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     inputs = _parse_inputs(body, settings.MAX_ROWS_PER_REQUEST)

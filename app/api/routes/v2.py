@@ -19,7 +19,7 @@ from app import __version__ as api_version
 from app.api.deps import MetricsDep, SettingsDep
 from app.api.errors import JSON_MEDIA_TYPE, model_unavailable
 from app.api.inputs import run_model
-from app.api.request_body import read_body
+from app.api.request_body import header, read_body
 from app.api.routing import LeanRoute, Router
 from app.config import Settings
 from app.inference_protocol import (
@@ -164,7 +164,8 @@ async def _infer(
 ) -> Response:
     check_model(model_name, model_version)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
-    inference = decode_infer_request(body, request.headers.get(HEADER), max_rows=settings.MAX_ROWS_PER_REQUEST)
+    header_length = header(request, HEADER.lower().encode())
+    inference = decode_infer_request(body, header_length, max_rows=settings.MAX_ROWS_PER_REQUEST)
     result = await run_model(_predict, inference.inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:
         access_log_fields(request.scope).update(rows=len(inference.inputs), errors=len(result["errors"]))

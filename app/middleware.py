@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access_log import AccessLog
 from app.api.errors import internal_error_response, shutting_down_response
+from app.api.request_body import header
 from app.metrics import Metrics, route_template
 from app.request_state import access_log_fields, current_request_id, set_request_id
 
@@ -38,12 +39,9 @@ def new_request_id() -> str:
 
 
 def _request_id_from(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == REQUEST_ID_KEY:
-            candidate: str = value.decode("latin-1")
-            if _REQUEST_ID_PATTERN.fullmatch(candidate):
-                return candidate
-            break
+    candidate = header(scope, REQUEST_ID_KEY)
+    if candidate is not None and _REQUEST_ID_PATTERN.fullmatch(candidate):
+        return candidate
     return new_request_id()
 
 

@@ -91,7 +91,7 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
 
 async def read_inputs(request: Request, settings: Settings) -> list[Any]:
     """The ``inputs`` list of a JSON body, within the body and row limits; else an ``ApiError``."""
-    content_type = header(request, b"content-type")
+    content_type = header(request.scope, b"content-type")
     if not _is_json(content_type):
         raise ApiError.single(
             415,

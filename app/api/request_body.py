@@ -11,6 +11,7 @@ import zlib
 from typing import Final
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
 
 from app.api.errors import ApiError
 
@@ -24,20 +25,20 @@ def body_too_large(limit: int, *, decoded: bool = False) -> ApiError:
     return ApiError.single(413, ["body"], f"{what} is larger than the limit of {limit} bytes", "body_too_large")
 
 
-def header(request: Request, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     """The first value of one request header; ``name`` in lower case, as ASGI gives names.
 
-    For the hot routes: Starlette's ``request.headers`` builds a mapping of every header, and
+    For the hot path: Starlette's ``request.headers`` builds a mapping of every header, and
     looking one up that is absent raises and catches a ``KeyError`` (bench/).
     """
-    for key, value in request.scope["headers"]:
+    for key, value in scope["headers"]:
         if key == name:
             return str(value, "latin-1")
     return None
 
 
 def content_encoding(request: Request) -> str:
-    encoding = (header(request, b"content-encoding") or "identity").strip().lower()
+    encoding = (header(request.scope, b"content-encoding") or "identity").strip().lower()
     if encoding not in ENCODINGS:
         raise ApiError.single(
             415,
@@ -53,7 +54,7 @@ def content_encoding(request: Request) -> str:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, decoded; ``ApiError`` 413, 415 or 400 when it cannot be had within ``limit``."""
-    declared = header(request, b"content-length") or ""
+    declared = header(request.scope, b"content-length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
     encoding = content_encoding(request)

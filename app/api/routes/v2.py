@@ -58,6 +58,7 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such model or version."}
 }
+HEADER_KEY = HEADER.lower().encode()  # as ASGI spells header names
 # Up to this many rows an answer runs on the event loop, as on /api/v1/predict.
 INLINE_ROWS = 1000
 
@@ -164,7 +165,7 @@ async def _infer(
 ) -> Response:
     check_model(model_name, model_version)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
-    header_length = header(request, HEADER.lower().encode())
+    header_length = header(request.scope, HEADER_KEY)
     inference = decode_infer_request(body, header_length, max_rows=settings.MAX_ROWS_PER_REQUEST)
     result = await run_model(_predict, inference.inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:

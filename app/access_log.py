@@ -3,11 +3,11 @@
 Every other line goes through loguru. This one is written for every request, and loguru
 builds a full record for each message (caller frame, thread, process, timezone-aware time)
 and writes each line with its own system call: together a quarter of a one-row request's
-time (bench/). Here the line is formatted directly, in the text layout of
-``app.log.TEXT_FORMAT`` or, with ``LOG_JSON``, as loguru's ``{"text", "record"}`` object
-with the fields a log shipper reads (time, level, name, message, and in ``extra`` the
-request id and the handler's fields). Lines are written to standard error in batches, as
-nginx's ``access_log ... buffer= flush=`` does: at most ``FLUSH_SECONDS`` after the first
+time (bench/). Here the line is formatted directly, in the layout ``app.log.TEXT_FORMAT``
+defines for every line, or, with ``LOG_JSON``, as loguru's ``{"text", "record"}`` object with
+the fields a log shipper reads (time, level, name, message, and in ``extra`` the request id,
+method, path, status, duration and the handler's fields, such as rows). Lines are written to
+standard error in batches, as nginx's ``access_log ... buffer= flush=`` does: at most ``FLUSH_SECONDS`` after the first
 line waiting, at ``FLUSH_LINES`` lines, and when the app stops.
 """
 
@@ -23,6 +23,7 @@ from loguru import logger
 from starlette.types import Scope
 
 from app.config import Settings
+from app.log import TEXT_FORMAT
 from app.request_state import access_log_fields
 
 NAME = "app.access"
@@ -38,6 +39,15 @@ Answered = tuple[float, str, str, str, int, float, dict[str, Any]]
 
 def _compact(value: Any) -> str:
     return value if isinstance(value, str) else str(orjson.dumps(value), "utf-8")
+
+
+class _Formatted(str):
+    """Text already formatted: ``TEXT_FORMAT``'s format spec for loguru's time does not apply to it."""
+
+    __slots__ = ()
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
 
 
 class AccessLog:
@@ -69,18 +79,24 @@ class AccessLog:
         details = "".join(f" {key}={_compact(value)}" for key, value in fields.items())
         if not path.isprintable():  # percent-decoded: a client could put a line break in it
             path = path.encode("unicode_escape").decode("ascii")
-        message = f"{method} {path} {status} {seconds * 1000:.2f}ms{details}"
-        text = f"{self._time_text(now)} | {LEVEL: <8} | {request_id} | {NAME} - {message}\n"
+        milliseconds = round(seconds * 1000, 2)
+        message = f"{method} {path} {status} {milliseconds:.2f}ms{details}"
+        time_text = self._time_text(now)
+        text = TEXT_FORMAT.format(
+            time=_Formatted(time_text), level=LEVEL, extra={"request_id": request_id}, name=NAME, message=message
+        )
         if not self.json:
-            return text
+            return text + "\n"
+        request = {"method": method, "path": path, "status": status, "duration_ms": milliseconds}
         record = {
-            "extra": {"request_id": request_id, **fields},
+            "extra": {"request_id": request_id, **request, **fields},
             "level": {"name": LEVEL, "no": LEVEL_NUMBER},
             "message": message,
             "name": NAME,
-            "time": {"repr": self._time_text(now), "timestamp": now},
+            "time": {"repr": time_text, "timestamp": now},
         }
-        return str(orjson.dumps({"text": text, "record": record}, option=orjson.OPT_APPEND_NEWLINE), "utf-8")
+        line = {"text": text + "\n", "record": record}
+        return str(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE), "utf-8")
 
     def _time_text(self, now: float) -> str:
         """Local time as ``YYYY-MM-DD HH:mm:ss.SSS``, as loguru writes it; the seconds formatted once."""

@@ -1,4 +1,9 @@
-"""Service settings: one object, read from the environment and an optional ``.env`` file."""
+"""Service settings: one object, read from the environment and an optional ``.env`` file.
+
+``create_app(settings)`` puts them on the app's state (routes read them through
+``app.api.deps.SettingsDep``) and, through the lifespan state, hands them to the server's
+protocol (``app.server_protocol``): nothing reads the module's ``settings`` while answering.
+"""
 
 from __future__ import annotations
 
@@ -41,5 +46,8 @@ class Settings(BaseSettings):
     def all_cors_origins(self) -> list[str]:
         return [str(origin).rstrip("/") for origin in self.BACKEND_CORS_ORIGINS]
 
+
+# The key under which the app's lifespan state holds its settings, for the server's protocol.
+SETTINGS_STATE_KEY = "settings"
 
 settings = Settings()

@@ -15,10 +15,8 @@ from app.request_state import current_request_id
 if TYPE_CHECKING:
     from loguru import Record
 
-TEXT_FORMAT = (
-    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
-    "{extra[request_id]} | <cyan>{name}</cyan> - <level>{message}</level>"
-)
+# The layout of every text line, in loguru's field names; the access log fills it in too.
+TEXT_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[request_id]} | {name} - {message}"
 
 
 class InterceptHandler(logging.Handler):
@@ -58,7 +56,7 @@ def setup_logging(settings: Settings) -> None:
                 "serialize": settings.LOG_JSON,
                 "backtrace": False,
                 "diagnose": False,
-                "colorize": False if settings.LOG_JSON else None,
+                "colorize": False,
             }
         ],
         patcher=_with_request_id,

@@ -1,12 +1,14 @@
 """The FastAPI application: logging first, then middleware, error handlers, routers, OpenAPI.
 
-Every request is dispatched by the routing table, the hot ``POST /api/v1/predict`` too, so
-root paths, dependency overrides, exception handlers and middleware apply to every route.
+Every request is dispatched by the routing table, the hot routes (``/api/v1/predict``,
+``/api/v1/explain``, ``/v2/.../infer``) too, so root paths, dependency overrides, exception
+handlers and middleware apply to every route.
 """
 
 from __future__ import annotations
 
-import gc
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,10 +20,9 @@ from loguru import logger
 
 from app import __version__ as api_version
 from app.access_log import access_log_for
-from app.api.errors import install_error_handlers
-from app.api.main import routers
-from app.api.routing import add_routes
-from app.config import Settings, settings
+from app.api.main import api_router, root_routers
+from app.config import SETTINGS_STATE_KEY, Settings, settings
+from app.errors import install_error_handlers
 from app.inference_protocol.schemas import InferenceRequest
 from app.log import setup_logging
 from app.metrics import ServiceMetrics, metrics_for
@@ -31,11 +32,9 @@ from app.web.routes import STATIC_URL, root_router, static_files
 from car_evaluation_model import ModelArtifactError, warm_up
 from car_evaluation_model import __version__ as model_version
 
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
     # Load the model before the first request; a broken model keeps the service up
     # so that /health can say why (503).
     try:
@@ -43,22 +42,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("model car-evaluation-model {} loaded", model_version)
     except ModelArtifactError as error:
         logger.error("model not loaded: {}", error)
-    # What is loaded by now lives as long as the app: the garbage collector need not walk it
-    # again and again (a few per cent of a 1000-row request, bench/). Unfrozen when the app
-    # stops, so that a process that builds several apps (the tests) can collect the old ones.
-    gc.collect()
-    gc.freeze()
-    # A request allocates hundreds of objects that reference counting frees; a young-generation
-    # collection every 700 allocations (CPython's default) then runs every few requests for
-    # little gain (2-3% of a one-row v2 request, bench/).
-    thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
-    yield
-    gc.set_threshold(*thresholds)
-    gc.unfreeze()
+    # A second Ctrl+C makes uvicorn skip the app's shutdown and cancel it as the process ends:
+    # it still runs, and the app ends as it does after one Ctrl+C.
+    with contextlib.suppress(asyncio.CancelledError):
+        # The lifespan state reaches the server too: its protocol reads its limits from it.
+        yield {SETTINGS_STATE_KEY: app.state.settings}
     if app.state.access_log is not None:
         app.state.access_log.flush()
     ServiceMetrics.worker_exited()
+    logger.info("application stopped")
 
 
 def create_app(settings: Settings = settings) -> FastAPI:
@@ -92,13 +84,14 @@ def create_app(settings: Settings = settings) -> FastAPI:
         RequestContextMiddleware, metrics=metrics, access_log=access_log
     )  # outermost: id, metrics, log line
     install_error_handlers(app)
-    for router, under_api_prefix in routers:
-        add_routes(app, router, prefix=settings.API_V1_STR if under_api_prefix else "")
-    add_routes(app, root_router)
+    app.include_router(api_router, prefix=settings.API_V1_STR)
+    for router in root_routers:
+        app.include_router(router)
+    app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")
 
     def openapi() -> dict[str, Any]:
-        # The hot routes read their bodies themselves (app/api/inputs.py, routes/v2.py);
+        # The direct routes read their bodies themselves (app/api/inputs.py, routes/v2.py);
         # their request bodies' schemas are published here.
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)

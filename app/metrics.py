@@ -32,7 +32,6 @@ from prometheus_client import (
     Gauge,
     Histogram,
     ProcessCollector,
-    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -40,11 +39,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
-from app.api.errors import ApiError
 from app.config import Settings
+from app.errors import ApiError
 from app.metrics_files import multiprocess_dir
 from car_evaluation_model import (
-    InputCounts,
+    InputRows,
     ModelArtifactError,
     RowError,
     count_values,
@@ -54,7 +53,6 @@ from car_evaluation_model import (
 from car_evaluation_model.config.core import config
 
 UNMATCHED_ROUTE = "unmatched"
-disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: Prometheus needs none
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ROWS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 BATCH_SIZE = 1000  # events (request started, answered, predicted) that wait, at most, with one worker
@@ -66,13 +64,21 @@ BATCH_ROWS = 10_000
 def route_template(scope: Scope, root_path: str) -> str:
     """The template of the route that answered (``/v2/models/{model_name}/infer``), never the raw path.
 
-    ``root_path`` is the scope's before routing: a mount (the static files) extends it.
+    ``root_path`` is the scope's before routing: a mount (the static files) extends it. A route
+    of an included router knows only its own part of the template (``/predict``); the prefix it
+    was included under is the rest of the path, which holds no parameter.
     """
-    route = scope.get("route")  # set by the route that matched (app.api.routing.add_routes adds them all)
+    path: str = scope["path"].removeprefix(root_path)
+    route = scope.get("route")
     if isinstance(route, BaseRoute) and hasattr(route, "path_format"):
-        return str(route.path_format)
+        template = str(route.path_format)
+        own_part = template.format_map(scope.get("path_params", {}))
+        return path.removesuffix(own_part) + template if path.endswith(own_part) else template
     mounted_at = scope.get("root_path", "").removeprefix(root_path)
-    return f"{mounted_at}/{{path}}" if mounted_at else UNMATCHED_ROUTE
+    if mounted_at:
+        return f"{mounted_at}/{{path}}"
+    # A plain Starlette route the app adds itself (the OpenAPI document): matched, no parameters.
+    return path if "endpoint" in scope and not scope.get("path_params") else UNMATCHED_ROUTE
 
 
 class ServiceMetrics:
@@ -165,7 +171,7 @@ class ServiceMetrics:
         self._answered: list[tuple[str, str, int, float]] = []
         self._rows: list[tuple[str, int]] = []
         self._classes: Tally[tuple[str, str]] = Tally()
-        self._inputs: list[InputCounts] = []
+        self._inputs: list[InputRows] = []
 
     def request_started(self, method: str) -> None:
         self._in_progress[method] += 1
@@ -176,13 +182,13 @@ class ServiceMetrics:
         self._answered.append((route, method, status, seconds))
         self._recorded()
 
-    def predicted(self, api: str, version: str, classes: Mapping[str, int], input_counts: InputCounts) -> None:
+    def predicted(self, api: str, version: str, classes: Mapping[str, int], input_rows: InputRows) -> None:
         """Rows answered: rows per predicted class, their input values, how many per request."""
         total = sum(classes.values())
         self._rows.append((api, total))
         for label, rows in classes.items():
             self._classes[version, label] += rows
-        self._inputs.append(input_counts)  # counted at the flush, all requests' rows at once
+        self._inputs.append(input_rows)  # counted at the flush, all requests' rows at once
         self._waiting_rows += total
         self._recorded()
 
@@ -254,7 +260,7 @@ class NoMetrics:
     def request_finished(self, route: str, method: str, status: int, seconds: float) -> None:
         pass
 
-    def predicted(self, api: str, version: str, classes: Mapping[str, int], input_counts: InputCounts) -> None:
+    def predicted(self, api: str, version: str, classes: Mapping[str, int], input_rows: InputRows) -> None:
         pass
 
     def rejected_rows(self, errors: Iterable[RowError]) -> None:

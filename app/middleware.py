@@ -14,7 +14,6 @@ end of its graceful-shutdown timeout gets a 503.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import time
 
@@ -22,20 +21,19 @@ from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access_log import AccessLog
-from app.api.errors import internal_error_response, shutting_down_response
-from app.api.request_body import header
+from app.errors import internal_error_response, shutting_down_response
 from app.metrics import Metrics, route_template
-from app.request_state import access_log_fields, current_request_id, set_request_id
+from app.request_state import (
+    REQUEST_ID_KEY,
+    access_log_fields,
+    current_request_id,
+    header,
+    new_request_id,
+    set_request_id,
+)
 
-REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def new_request_id() -> str:
-    # 128 random bits, as in a uuid4, without a system call: an id must be unique, not secret.
-    return f"{random.getrandbits(128):032x}"
 
 
 def _request_id_from(scope: Scope) -> str:

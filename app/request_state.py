@@ -1,14 +1,35 @@
-"""What the request-context middleware keeps on a request for the code that handles it."""
+"""What the service reads from a request's ASGI scope, and what it keeps there while answering."""
 
 from __future__ import annotations
 
+import random
 from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import Scope
 
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
+
 # The id of the request being handled, for every log line written while it is (app.log).
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of one request header; ``name`` in lower case, as ASGI gives names.
+
+    For the hot path: Starlette's ``request.headers`` builds a mapping of every header, and
+    looking one up that is absent raises and catches a ``KeyError`` (bench/).
+    """
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value, "latin-1")
+    return None
+
+
+def new_request_id() -> str:
+    # 128 random bits, as in a uuid4, without a system call: an id must be unique, not secret.
+    return f"{random.getrandbits(128):032x}"
 
 
 def _state(scope: Scope) -> dict[str, Any]:

@@ -8,20 +8,27 @@ together may take ``MAX_REQUEST_HEADER_BYTES`` (else 431) and must arrive within
 only its own connection, is cut by the graceful-shutdown timeout on stop, and the proxy in
 front (deploy/nginx/) times out slow clients before they reach the service.
 
-Selected with ``--http app.server_protocol:GuardedHttpToolsProtocol`` (app/serve.py does).
+The limits are the settings the app was built with (``create_app(settings)``): the app's
+lifespan hands them to the server in the ASGI lifespan state, which uvicorn gives every
+connection as ``app_state``. Selected with ``--http app.server_protocol:GuardedHttpToolsProtocol``
+(app/serve.py does).
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 from typing import Any
 
 from loguru import logger
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.api.errors import error_body
-from app.config import settings
-from app.middleware import REQUEST_ID_KEY, new_request_id
+from app.config import SETTINGS_STATE_KEY, Settings
+from app.errors import error_body
+from app.request_state import REQUEST_ID_KEY, new_request_id
+
+# Only for an app run without its lifespan (uvicorn --lifespan off): the settings of the environment.
+environment_settings = cache(Settings)
 
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -40,21 +47,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.header_deadline = self.loop.time() + settings.REQUEST_HEADER_TIMEOUT_SECONDS
+        self.settings: Settings = self.app_state.get(SETTINGS_STATE_KEY) or environment_settings()
+        self.header_deadline = self.loop.time() + self.settings.REQUEST_HEADER_TIMEOUT_SECONDS
         _start_sweeping(self.loop, self.connections)
 
     def data_received(self, data: bytes) -> None:
         if self.refused:  # the rest of a refused request is not parsed
             return
         if self.awaiting_headers and self._head_too_large(data):
-            limit = settings.MAX_REQUEST_HEADER_BYTES
+            limit = self.settings.MAX_REQUEST_HEADER_BYTES
             self._refuse(431, "header", f"request line and headers are larger than the limit of {limit} bytes")
             return
         super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.header_deadline = self.loop.time() + settings.REQUEST_HEADER_TIMEOUT_SECONDS
+        self.header_deadline = self.loop.time() + self.settings.REQUEST_HEADER_TIMEOUT_SECONDS
 
     def on_headers_complete(self) -> None:
         self.awaiting_headers, self.header_bytes, self.header_tail = False, 0, b""
@@ -76,16 +84,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             data = data.lstrip(b"\r\n")
             end = data.find(HEADERS_END)
             if end >= 0:  # the usual case: a whole head in the first read
-                return end + len(HEADERS_END) > settings.MAX_REQUEST_HEADER_BYTES
+                return end + len(HEADERS_END) > self.settings.MAX_REQUEST_HEADER_BYTES
         seen = self.header_tail + data
         end = seen.find(HEADERS_END)
         head_bytes_here = len(data) if end < 0 else end + len(HEADERS_END) - len(self.header_tail)
         self.header_bytes += head_bytes_here
         self.header_tail = seen[-(len(HEADERS_END) - 1) :]
-        return self.header_bytes > settings.MAX_REQUEST_HEADER_BYTES
+        return self.header_bytes > self.settings.MAX_REQUEST_HEADER_BYTES
 
     def headers_timed_out(self) -> None:
-        timeout = settings.REQUEST_HEADER_TIMEOUT_SECONDS
+        timeout = self.settings.REQUEST_HEADER_TIMEOUT_SECONDS
         self._refuse(408, "header", f"request headers did not arrive within {timeout:g} s")
 
     def _refuse(self, status: int, location: str, message: str) -> None:

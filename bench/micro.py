@@ -10,7 +10,7 @@ from typing import Any
 from car_evaluation_model import explain, make_prediction, warm_up
 from car_evaluation_model.config.core import config
 from car_evaluation_model.explanation import ShapleyExplainer
-from car_evaluation_model.prediction_table import compile_predictor
+from car_evaluation_model.prediction_table import PredictionTable, compile_predictor
 from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
 
 SIZES = (1, 100, 1000, 100_000)
@@ -44,8 +44,8 @@ def run_explain(quick: bool) -> dict[str, Any]:
     dataset = load_dataset()
     records: Any = dataset[config.model.feature_names].to_dict(orient="records")
     budget = 0.2 if quick else 1.0
-    pipeline = load_pipeline()
-    fit = best_seconds(lambda: ShapleyExplainer(config.model).fit(pipeline, dataset), budget)
+    table = PredictionTable.from_pipeline(load_pipeline(), config.model)
+    fit = best_seconds(lambda: ShapleyExplainer(table).fit(dataset), budget)
     explain_s = {
         size: best_seconds(partial(explain, input_data=(records * (size // len(records) + 1))[:size]), budget)
         for size in EXPLAIN_SIZES

@@ -56,7 +56,16 @@ def test_json_lines_carry_the_request_id_and_fields_as_loguru_records_do(capsys:
     [line] = logged(capsys)
     entry = json.loads(line)
     record = entry["record"]
-    assert record["extra"] == {"request_id": "r-json", "rows": 1, "classes": {"acc": 1}, "request": "r-json"}
+    assert record["extra"] == {
+        "request_id": "r-json",
+        "method": "POST",
+        "path": "/api/v1/predict",
+        "status": 422,
+        "duration_ms": 2.0,
+        "rows": 1,
+        "classes": {"acc": 1},
+        "request": "r-json",
+    }
     assert record["level"] == {"name": "INFO", "no": 20}
     assert record["name"] == NAME
     assert record["message"].startswith("POST /api/v1/predict 422 2.00ms")

@@ -73,8 +73,8 @@ def test_input_values_wait_to_be_counted_for_at_most_a_batch_of_rows() -> None:
     cars: Any = load_dataset().drop(columns="class").sample(BATCH_ROWS, replace=True, random_state=5)
 
     def predict(rows: Any) -> None:
-        result = make_prediction(input_data=rows, count_inputs=True)
-        metrics.predicted("v1", model_version, {"unacc": len(rows)}, result["input_counts"])
+        result = make_prediction(input_data=rows, keep_rows=True)
+        metrics.predicted("v1", model_version, {"unacc": len(rows)}, result["input_rows"])
 
     def counted(feature: str, allowed: str) -> float | None:
         return metrics.registry.get_sample_value(
@@ -241,3 +241,23 @@ def test_metrics_can_be_switched_off(make_client: Any) -> None:
     assert client.post(f"{API}/predict", json={"inputs": [ARTICLE_ROW]}).json()["predictions"] == ["vgood"]
     assert client.post(f"{API}/predict", json={"inputs": [{}]}).status_code == 422
     assert client.get("/metrics").status_code == 404
+
+
+def test_the_openapi_document_and_the_static_files_are_counted_by_their_own_route(fresh_client: TestClient) -> None:
+    fresh_client.get(f"{API}/openapi.json")
+    fresh_client.get("/static/site.css")
+    routes = {
+        labels["route"]
+        for labels in series(samples(fresh_client.get("/metrics").text), "car_evaluation_http_requests_total")
+    }
+    assert routes == {f"{API}/openapi.json", "/static/{path}"}
+
+
+def test_routes_included_under_a_prefix_are_counted_by_their_whole_template(fresh_client: TestClient) -> None:
+    fresh_client.get(f"/v2/models/car-evaluation/versions/{model_version}/ready")
+    fresh_client.get(f"{API}/health")
+    routes = {
+        labels["route"]
+        for labels in series(samples(fresh_client.get("/metrics").text), "car_evaluation_http_requests_total")
+    }
+    assert routes == {"/v2/models/{model_name}/versions/{model_version}/ready", f"{API}/health"}

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,8 +15,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+import uvicorn
 
-from app.serve import worker_count
+from app.config import Settings
+from app.main import create_app
+from app.serve import default_arguments, worker_count
+from app.server_protocol import GuardedHttpToolsProtocol
+from devtools.processes import free_port
 from devtools.service import RunningServer, running_server
 from tests.conftest import API, ARTICLE_ROW
 
@@ -187,3 +193,53 @@ def test_one_worker_keeps_its_metrics_in_memory_with_its_process_metrics(server:
         exposition = response.read().decode()
     assert "process_resident_memory_bytes" in exposition
     assert "car_evaluation_input_values_total" in exposition
+
+
+@pytest.mark.parametrize("gap", [0.02, 0.3], ids=["together", "as tox forwards it"])
+def test_ctrl_c_twice_still_stops_the_service_cleanly(tmp_path: Path, gap: float) -> None:
+    with running_server(tmp_path / "server.log") as server:
+        request = urllib.request.Request(
+            f"{server.base_url}{API}/predict", data=BODY, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        server.process.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        status = exit_status_after(server.process, signal.SIGINT, limit=20)
+    logs = server.logs()
+    assert status == 0
+    assert "Traceback" not in logs
+    assert f"POST {API}/predict 200" in logs  # the access log was flushed
+    assert "application stopped" in logs
+
+
+def test_the_settings_an_app_is_built_with_reach_the_servers_header_limit() -> None:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(Settings(MAX_REQUEST_HEADER_BYTES=2048)),
+        host="127.0.0.1",
+        port=port,
+        http=GuardedHttpToolsProtocol,
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            # 4 KiB: under the environment's 32 KiB default, over this app's 2 KiB.
+            connection.sendall(f"GET {API}/health HTTP/1.1\r\nHost: test\r\nX-Big: {'a' * 4096}\r\n\r\n".encode())
+            answer = read_answer(connection)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert b"larger than the limit of 2048 bytes" in answer
+
+
+def test_the_start_command_takes_the_shutdown_bound_from_the_settings() -> None:
+    arguments = default_arguments(Settings(GRACEFUL_SHUTDOWN_SECONDS=7))
+    assert arguments[arguments.index("--timeout-graceful-shutdown") + 1] == "7"

@@ -1,4 +1,9 @@
-"""Dependencies shared by the routes, as ``Annotated`` aliases."""
+"""Dependencies shared by the routes, as ``Annotated`` aliases.
+
+Each is ``async`` and takes only the request: FastAPI calls an ``async`` dependency on the
+event loop (a plain ``def`` costs a thread-pool round trip per request), and ``DirectRoute``
+calls dependencies of that shape itself.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.config import Settings
+from app.errors import model_unavailable
 from app.metrics import Metrics
+from car_evaluation_model import ModelArtifactError, warm_up
 
 
 async def get_settings(request: Request) -> Settings:
-    """The settings the running app was built with (``create_app`` puts them on its state).
-
-    ``async`` so that FastAPI calls it on the event loop (a plain ``def`` dependency costs a
-    thread-pool round trip on every request), and taking only the request, as the hot
-    route's ``LeanRoute`` requires.
-    """
+    """The settings the running app was built with (``create_app`` puts them on its state)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -31,3 +33,11 @@ async def get_metrics(request: Request) -> Metrics:
 
 
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+async def require_model(request: Request) -> None:
+    """503 unless the model is loaded: for routes that say whether the service can answer."""
+    try:
+        warm_up()
+    except ModelArtifactError as error:
+        raise model_unavailable(error) from error

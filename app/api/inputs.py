@@ -1,33 +1,24 @@
-"""The rows of a JSON body ``{"inputs": [...]}``, and running the model package over them.
+"""The rows of a JSON body ``{"inputs": [...]}``, as ``/predict`` and ``/explain`` take it.
 
-``/predict`` and ``/explain`` take the same body, with the same validation and errors: this
-module is that shared part. The body is parsed with orjson and handed to the model package
-as plain dicts: it validates every value by lookup, so a valid request builds no pydantic
-object and no DataFrame per row. Only an invalid request pays for the detailed errors, at
-most ``MAX_LISTED_ERRORS`` of them.
+The body is parsed with orjson and handed to the model package as plain dicts: it checks
+every value by lookup (``car_evaluation_model.domain``), so a valid request builds no pydantic
+object and no DataFrame per row. Only an invalid request pays for the detailed errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sized
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 
-from app.api.errors import JSON_MEDIA_TYPE, ApiError, model_unavailable
-from app.api.request_body import header, read_body
+from app.api.request_body import read_body
 from app.config import Settings
-from app.metrics import Metrics
-from app.request_state import access_log_fields
+from app.errors import JSON_MEDIA_TYPE, ApiError
+from app.request_state import header
 from app.schemas.errors import ErrorResponse
-from car_evaluation_model import ModelArtifactError, RowError
 from car_evaluation_model.processing.validation import echo
-
-Inputs = TypeVar("Inputs", bound=Sized)
-Result = TypeVar("Result")
 
 # What the OpenAPI schema says of a route that takes the rows (PredictRequest).
 REQUEST_BODY: dict[str, Any] = {
@@ -104,41 +95,3 @@ async def read_inputs(request: Request, settings: Settings) -> list[Any]:
     inputs = _parse_inputs(body, settings.MAX_ROWS_PER_REQUEST)
     logger.debug("inputs {}", inputs)
     return inputs
-
-
-async def run_model(compute: Callable[[Inputs], Result], inputs: Inputs, *, inline_rows: int) -> Result:
-    """``compute(inputs)``, on the event loop up to ``inline_rows`` rows, else in the thread pool.
-
-    Small batches cost well under a millisecond and are not worth a thread hop; larger ones
-    must not stall other requests for longer. A model that cannot be loaded is a 503.
-    """
-    try:
-        if len(inputs) <= inline_rows:
-            return compute(inputs)
-        return await run_in_threadpool(compute, inputs)
-    except ModelArtifactError as error:
-        raise model_unavailable(error) from error
-
-
-def invalid_rows(request: Request, metrics: Metrics, inputs: list[Any], errors: list[RowError]) -> ApiError:
-    """The 422 for rows the model package refused, counted in the metrics and the access line."""
-    access_log_fields(request.scope).update(rows=len(inputs), errors=len(errors))
-    metrics.rejected_rows(errors)
-    return ApiError(422, [_row_error_detail(error) for error in errors])
-
-
-def _row_error_detail(error: RowError) -> dict[str, Any]:
-    loc: list[str | int] = ["body", "inputs"]
-    if error["row"] is not None:
-        loc.append(error["row"])
-    if error["field"] is not None:
-        loc.append(error["field"])
-    return {
-        "loc": loc,
-        "msg": f"row {error['row']}: {error['message']}" if error["row"] is not None else error["message"],
-        "type": error["type"],
-        "row": error["row"],
-        "field": error["field"],
-        "input": error["value"],
-        "allowed": error["allowed"],
-    }

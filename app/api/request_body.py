@@ -11,9 +11,9 @@ import zlib
 from typing import Final
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import Scope
 
-from app.api.errors import ApiError
+from app.errors import ApiError
+from app.request_state import header
 
 # Content-Encoding -> zlib's wbits: 31 reads a gzip member, 15 a zlib stream (HTTP's "deflate").
 DECODERS: Final = {"gzip": 31, "deflate": 15}
@@ -23,18 +23,6 @@ ENCODINGS: Final = ["identity", *DECODERS]
 def body_too_large(limit: int, *, decoded: bool = False) -> ApiError:
     what = "decoded request body" if decoded else "request body"
     return ApiError.single(413, ["body"], f"{what} is larger than the limit of {limit} bytes", "body_too_large")
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of one request header; ``name`` in lower case, as ASGI gives names.
-
-    For the hot path: Starlette's ``request.headers`` builds a mapping of every header, and
-    looking one up that is absent raises and catches a ``KeyError`` (bench/).
-    """
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value, "latin-1")
-    return None
 
 
 def content_encoding(request: Request) -> str:

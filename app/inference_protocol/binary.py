@@ -11,7 +11,8 @@ import re
 import struct
 from collections.abc import Iterable
 
-from app.inference_protocol.errors import bad_request, shown
+from app.inference_protocol.errors import bad_request
+from car_evaluation_model.processing.validation import shown
 
 HEADER = "Inference-Header-Content-Length"
 _LENGTH_PREFIX = struct.Struct("<I")

@@ -23,9 +23,3 @@ class ProtocolError(Exception):
 
 def bad_request(message: str) -> ProtocolError:
     return ProtocolError(400, message)
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """``repr`` of a client's value, cut short so that a hostile value cannot blow up the error message."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."

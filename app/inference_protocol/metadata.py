@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from app.inference_protocol.errors import ProtocolError, shown
+from app.inference_protocol.errors import ProtocolError
 from app.inference_protocol.schemas import MetadataTensor, ModelMetadataResponse, ServerMetadataResponse
 from car_evaluation_model import __version__ as model_package_version
 from car_evaluation_model.config.core import ModelConfig, config
+from car_evaluation_model.processing.validation import shown
 
 MODEL_NAME = "car-evaluation"
 # "<project>_<format>" as the spec's platform names go: a scikit-learn pipeline saved with joblib.

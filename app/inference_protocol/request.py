@@ -1,38 +1,36 @@
 """Decode an inference request into the columns the model package takes: ``Columns({feature: [values]})``.
 
 One BYTES tensor per feature, named after it, shape ``[N]`` or ``[N, 1]``, its elements as JSON
-``data`` or as binary data after the JSON. The values themselves are left to the model package's
-validation; ``invalid_rows_error`` words its findings in the protocol's terms.
+``data`` or as binary data after the JSON. The body is parsed with orjson and checked against the
+protocol's schema (``schemas.InferenceRequest``), then tensor by tensor; the values themselves are
+left to the model package, which checks them as it checks every other input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from app.inference_protocol.binary import HEADER, decode_bytes_elements, split_body
-from app.inference_protocol.errors import ProtocolError, bad_request, shown
+from app.inference_protocol.errors import bad_request
 from app.inference_protocol.metadata import OUTPUT_NAMES
 from app.inference_protocol.schemas import InferenceRequest, Parameters, RequestInput
-from car_evaluation_model import Columns, RowError
+from car_evaluation_model import Columns
 from car_evaluation_model.config.core import config
+from car_evaluation_model.processing.validation import shown
 
 # MLServer's codecs: "str" for a column of strings; PandasCodec sends "pd_json" (each element JSON
 # text) for a column holding anything else, such as the integers 2, 3, 4 for doors.
 PLAIN_CONTENT_TYPES = (None, "str")
-JSON_CONTENT_TYPE = "pd_json"
-CONTENT_TYPES = (*PLAIN_CONTENT_TYPES, JSON_CONTENT_TYPE)
+PD_JSON_CONTENT_TYPE = "pd_json"
+CONTENT_TYPES = (*PLAIN_CONTENT_TYPES, PD_JSON_CONTENT_TYPE)
 # Parameters of other Triton extensions this server does not implement; ignoring them would answer
 # something other than what the client asked for.
 UNSUPPORTED_PARAMETERS = ("shared_memory_region", "classification")
-MAX_LISTED_ROW_ERRORS = 10
 FEATURES = tuple(config.model.feature_names)  # one input tensor each, in the model's order
-FEATURE_SET = frozenset(FEATURES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,83 +53,10 @@ class InferRequest:
 def decode_infer_request(body: bytes, header_length: str | None, *, max_rows: int) -> InferRequest:
     """Parse and check an infer body; ``header_length`` is the ``Inference-Header-Content-Length`` value."""
     json_part, tail = split_body(body, header_length)
-    parsed = _json_object(json_part)
-    usual = _usual_request(parsed, max_rows) if tail is None else None
-    return usual if usual is not None else _checked_request(parsed, tail, max_rows)
-
-
-def _checked_request(parsed: dict[str, Any], tail: bytes | None, max_rows: int) -> InferRequest:
-    """Any request: the protocol's schema (``InferenceRequest``), then every tensor's checks."""
-    request = _validated(parsed)
+    request = _validated(_json_object(json_part))
     columns = _columns(request.inputs, _BinaryTail(tail), max_rows)
     inputs = Columns({name: columns[name] for name in FEATURES})
     return InferRequest(id=request.id, inputs=inputs, outputs=_requested_outputs(request))
-
-
-# The keys of a tensor as most clients send it; any other (parameters, say) takes the full checks.
-USUAL_TENSOR_KEYS = frozenset({"name", "shape", "datatype", "data"})
-
-
-def _usual_request(parsed: dict[str, Any], max_rows: int) -> InferRequest | None:
-    """A request as most clients send it, checked in one pass; None for any other.
-
-    One BYTES tensor per feature with flat data (shape ``[N]`` or ``[N, 1]``) and no other
-    keys, no request parameters, no outputs named: for exactly that shape, the checks of
-    ``_checked_request`` at a fraction of their cost (pydantic builds seven objects to
-    validate it; bench/). Anything else, a problem included, is left to ``_checked_request``,
-    which names it; a property test holds the two to the same answers.
-    """
-    inputs, request_id, parameters = parsed.get("inputs"), parsed.get("id"), parsed.get("parameters")
-    if (
-        type(inputs) is not list
-        or len(inputs) != len(FEATURES)
-        or not (request_id is None or type(request_id) is str)
-        or not (parameters is None or (type(parameters) is dict and not parameters))
-        or parsed.get("outputs") is not None
-    ):
-        return None
-    first = inputs[0].get("data") if type(inputs[0]) is dict else None
-    rows = len(first) if type(first) is list else 0
-    if not 0 < rows <= max_rows:
-        return None
-    flat, column_shape = [rows], [rows, 1]
-    columns: dict[str, list[Any]] = {}
-    for tensor in inputs:
-        if type(tensor) is not dict or tensor.keys() != USUAL_TENSOR_KEYS:
-            return None
-        name, shape, data = tensor["name"], tensor["shape"], tensor["data"]
-        if (
-            type(name) is not str
-            or tensor["datatype"] != "BYTES"
-            or type(data) is not list
-            or len(data) != rows
-            or shape not in (flat, column_shape)
-            or not (type(shape[0]) is int and type(shape[-1]) is int)  # [true] and [1.0] equal [1]: not shapes
-        ):
-            return None
-        columns[name] = data
-    if columns.keys() != FEATURE_SET or {list, dict} & set(map(type, chain.from_iterable(columns.values()))):
-        return None
-    return InferRequest(
-        id=request_id, inputs=Columns({name: columns[name] for name in FEATURES}), outputs=ALL_OUTPUTS[False]
-    )
-
-
-def invalid_rows_error(errors: Sequence[RowError]) -> ProtocolError:
-    """400 naming the tensor, row, value and allowed values of each problem the model package found."""
-    listed = [_row_problem(error) for error in errors[:MAX_LISTED_ROW_ERRORS]]
-    more = len(errors) - len(listed)
-    return bad_request("; ".join(listed) + (f" (and {more} more problems)" if more else ""))
-
-
-def _row_problem(error: RowError) -> str:
-    where = f"input {error['field']!r}, row {error['row']}"
-    allowed = ", ".join(error["allowed"])
-    if error["type"] == "value_not_allowed":
-        return f"{where}: the value {shown(error['value'])} is not allowed; allowed values: {allowed}"
-    if error["type"] == "null_value":
-        return f"{where}: null is not allowed; allowed values: {allowed}"
-    return f"{where}: {error['message']}"  # rows built here are complete, so other kinds are not expected
 
 
 def _json_object(json_part: bytes) -> dict[str, Any]:
@@ -221,7 +146,7 @@ def _elements(tensor: RequestInput, tail: _BinaryTail, max_rows: int) -> list[An
         content_type = parameters.get("content_type")
         if content_type not in CONTENT_TYPES:
             raise bad_request(
-                f"input {name!r} has content_type {shown(content_type)}; supported: str, {JSON_CONTENT_TYPE} or none"
+                f"input {name!r} has content_type {shown(content_type)}; supported: str, {PD_JSON_CONTENT_TYPE} or none"
             )
     rows = _rows_in_shape(tensor, max_rows)
     if "binary_data_size" in parameters:
@@ -232,7 +157,7 @@ def _elements(tensor: RequestInput, tail: _BinaryTail, max_rows: int) -> list[An
         raise bad_request(f"input {name!r} has no data (and no binary_data_size)")
     else:
         values = _json_elements(tensor, tensor.data, rows)
-    return _from_json_text(name, values) if content_type == JSON_CONTENT_TYPE else values
+    return _from_json_text(name, values) if content_type == PD_JSON_CONTENT_TYPE else values
 
 
 def _rows_in_shape(tensor: RequestInput, max_rows: int) -> int:
@@ -258,7 +183,6 @@ def _json_elements(tensor: RequestInput, data: list[Any], rows: int) -> list[Any
         raise bad_request(
             f"input {tensor.name!r} has shape {tensor.shape}, so {rows} elements, but its data has {len(data)}"
         )
-    _refuse_non_scalars(tensor.name, data)
     return data
 
 
@@ -267,24 +191,15 @@ def _from_json_text(name: str, texts: list[Any]) -> list[Any]:
     for row, text in enumerate(texts):
         if not isinstance(text, str):
             raise bad_request(
-                f"input {name!r}, row {row}: content_type {JSON_CONTENT_TYPE} needs JSON text, not {shown(text)}"
+                f"input {name!r}, row {row}: content_type {PD_JSON_CONTENT_TYPE} needs JSON text, not {shown(text)}"
             )
         try:
             values.append(orjson.loads(text))
         except orjson.JSONDecodeError:
             raise bad_request(
-                f"input {name!r}, row {row}: {shown(text)} is not valid JSON ({JSON_CONTENT_TYPE})"
+                f"input {name!r}, row {row}: {shown(text)} is not valid JSON ({PD_JSON_CONTENT_TYPE})"
             ) from None
-    _refuse_non_scalars(name, values)
     return values
-
-
-def _refuse_non_scalars(name: str, values: list[Any]) -> None:
-    if not {list, dict} & set(map(type, values)):  # the usual case, checked without a Python loop
-        return
-    for row, value in enumerate(values):
-        if isinstance(value, list | dict):
-            raise bad_request(f"input {name!r}, row {row}: {shown(value)} is not a single value")
 
 
 def _refuse_unsupported(parameters: Parameters, kind: str, name: str) -> None:

@@ -9,13 +9,13 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
+from starlette.responses import JSONResponse
 
 from app.inference_protocol.binary import join_bytes_elements, pack_fp64
 from app.inference_protocol.metadata import MODEL_NAME, PREDICT
 from app.inference_protocol.request import InferRequest
 from car_evaluation_model.config.core import config
 
-JSON_CONTENT_TYPE = "application/json"
 BINARY_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -28,7 +28,7 @@ class EncodedResponse:
 
     @property
     def content_type(self) -> str:
-        return JSON_CONTENT_TYPE if self.header_length is None else BINARY_CONTENT_TYPE
+        return JSONResponse.media_type if self.header_length is None else BINARY_CONTENT_TYPE
 
 
 def encode_infer_response(

@@ -22,7 +22,7 @@ TENSOR_DATA_DESCRIPTION = (
 )
 
 
-class ErrorResponse(BaseModel):
+class InferenceErrorResponse(BaseModel):
     error: str = Field(description="What is wrong, naming the tensor, the row, the value and the allowed values.")
 
 

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.api.deps import SettingsDep
-from app.api.routing import Router
+from app.api.routing import RouterWithHead
 from app.config import Settings
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import load_model_card
@@ -43,7 +43,7 @@ templates = Jinja2Templates(directory=WEB_DIR / "templates")
 model_card = cache(load_model_card)  # the shipped model's card does not change while serving
 static_files = StaticFiles(directory=WEB_DIR / "static")
 
-root_router = Router(include_in_schema=False)
+root_router = RouterWithHead(include_in_schema=False)
 
 
 @root_router.get("/", response_class=HTMLResponse)

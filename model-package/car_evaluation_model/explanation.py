@@ -18,11 +18,11 @@ from typing import TypedDict
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from car_evaluation_model.config.core import ModelConfig
-from car_evaluation_model.domain import Domain
-from car_evaluation_model.prediction_table import class_columns
+from car_evaluation_model.domain import InvalidRowsError
+from car_evaluation_model.prediction_table import PredictionTable
 from car_evaluation_model.processing.validation import InputData, RowError
 
 
@@ -86,57 +86,53 @@ def shapley_values(probabilities: np.ndarray, background_shares: np.ndarray) -> 
     return values[()].reshape(-1), shapley
 
 
-class ShapleyExplainer:
+class ShapleyExplainer(BaseEstimator):  # type: ignore[misc]
     """Exact interventional Shapley values and counterfactuals over a finite input domain.
 
-    Follows scikit-learn's conventions: the constructor only stores its parameter, ``fit``
-    learns everything (the attributes ending in ``_``) and returns the explainer. Classes are in
-    the config's order (``classes_``), as ``make_prediction`` labels its probabilities.
+    A scikit-learn estimator: the constructor only stores the model to explain (its answers
+    over the whole domain, a ``PredictionTable``), ``fit(X)`` learns from the background data
+    ``X`` and sets the attributes ending in ``_``, and ``explain`` before ``fit`` raises
+    ``NotFittedError``. Classes are in the table's (the config's) order, as ``make_prediction``
+    labels its probabilities.
     """
 
-    def __init__(self, model_config: ModelConfig) -> None:
-        self.model_config = model_config
+    def __init__(self, table: PredictionTable) -> None:
+        self.table = table
 
-    def fit(self, pipeline: Pipeline, background: pd.DataFrame) -> ShapleyExplainer:
-        """Explain every row of the domain against ``background`` (one row per observation).
+    def fit(self, X: pd.DataFrame, y: None = None) -> ShapleyExplainer:
+        """Explain every row of the domain against the background ``X`` (one row per observation).
 
         The background may hold any rows of the domain, repeated or not; columns other than
-        the features are ignored.
+        the features are ignored. ``y`` is unused, as in scikit-learn's unsupervised estimators.
         """
-        domain = Domain.from_config(self.model_config)
-        classes = tuple(self.model_config.classes)
-        positions = domain.positions_of_frame(background.reindex(columns=list(domain.feature_names)))
-        if positions is None:
-            raise ValueError("the background must have at least one row, every feature and only allowed values")
+        table = self.table
+        domain, classes = table.domain, table.classes
+        try:
+            positions = domain.locate(X.reindex(columns=list(domain.feature_names)))
+        except InvalidRowsError as error:
+            raise ValueError(f"the background must hold only valid rows: {error}") from None
         counts = np.bincount(positions, minlength=domain.size)
-        pipeline_probabilities = pipeline.predict_proba(domain.frame())
-        # What the classifier's predict does, without running the pipeline a second time.
-        predictions = tuple(str(label) for label in pipeline.classes_[pipeline_probabilities.argmax(axis=1)])
-        probabilities = pipeline_probabilities[:, class_columns(pipeline, classes)]
         base_values, shapley = shapley_values(
-            probabilities.reshape(*domain.shape, len(classes)), (counts / counts.sum()).reshape(domain.shape)
+            table.probabilities.reshape(*domain.shape, len(classes)), (counts / counts.sum()).reshape(domain.shape)
         )
 
-        self.domain_ = domain
         self.classes_ = classes
         self.feature_names_in_ = domain.feature_names
         self.n_features_in_ = len(domain.feature_names)
         self.background_counts_ = counts  # position -> number of background rows
         self.base_values_ = base_values  # (classes,)
-        self.probabilities_ = probabilities  # (positions, classes)
-        self.predictions_ = predictions  # position -> predicted class
         self.shapley_values_ = np.moveaxis(shapley, 0, -2).reshape(domain.size, self.n_features_in_, len(classes))
         self.counterfactuals_ = self._counterfactuals()  # position -> the single changes that flip it
         return self
 
     def _counterfactuals(self) -> tuple[tuple[Counterfactual, ...], ...]:
-        domain, classes = self.domain_, self.classes_
+        domain, classes, probabilities = self.table.domain, self.classes_, self.table.probabilities
         class_index = {label: index for index, label in enumerate(classes)}
-        predicted = np.array([class_index[label] for label in self.predictions_])
+        predicted = np.array([class_index[label] for label in self.table.labels])
         positions = np.arange(domain.size)
         coordinates = np.unravel_index(positions, domain.shape)
         found: list[list[Counterfactual]] = [[] for _ in positions]
-        for axis, feature in enumerate(self.model_config.features):
+        for axis, feature in enumerate(domain.features):
             stride = math.prod(domain.shape[axis + 1 :])
             for value_index, value in enumerate(feature.values):
                 changed = positions + (value_index - coordinates[axis]) * stride
@@ -148,24 +144,28 @@ class ShapleyExplainer:
                             feature=feature.name,
                             value=value,
                             prediction=classes[label],
-                            probability=float(self.probabilities_[to, label]),
+                            probability=float(probabilities[to, label]),
                         )
                     )
         return tuple(map(tuple, found))
 
-    def explain(self, input_data: InputData) -> list[Explanation] | None:
-        """Explanations of valid rows (a DataFrame, a list of dicts or a dict); None if any row is not valid."""
-        positions = self.domain_.positions(input_data)
-        return None if positions is None else self.explain_positions(positions)
+    def explain(self, input_data: InputData) -> list[Explanation]:
+        """Explanations of the rows of a DataFrame, ``Columns``, a list of dicts or a dict.
+
+        ``InvalidRowsError`` if any row is not valid, with the same problems as a prediction's.
+        """
+        return self.explain_positions(self.table.domain.locate(input_data))
 
     def explain_positions(self, positions: Iterable[int]) -> list[Explanation]:
         """Explanations of domain rows given by position; fresh objects, so callers may edit them."""
+        check_is_fitted(self)
         classes, features = self.classes_, self.feature_names_in_
+        labels, probabilities = self.table.labels, self.table.probabilities
         base_values = self.base_values_.tolist()
         return [
             Explanation(
-                prediction=self.predictions_[position],
-                probabilities=dict(zip(classes, self.probabilities_[position].tolist(), strict=True)),
+                prediction=labels[position],
+                probabilities=dict(zip(classes, probabilities[position].tolist(), strict=True)),
                 base_values=dict(zip(classes, base_values, strict=True)),
                 shapley={
                     label: dict(zip(features, by_feature, strict=True))

@@ -13,11 +13,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import config
+from car_evaluation_model.domain import InvalidRowsError
 from car_evaluation_model.explanation import ExplanationResult, ShapleyExplainer
-from car_evaluation_model.input_counts import InputCounts
-from car_evaluation_model.prediction_table import Predictor, compile_predictor
+from car_evaluation_model.input_rows import InputRows
+from car_evaluation_model.prediction_table import PredictionTable, Predictor, compile_predictor
 from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
-from car_evaluation_model.processing.validation import InputData, RowError, errors_of_refused
+from car_evaluation_model.processing.validation import InputData, RowError
 from car_evaluation_model.version import __version__ as _version
 
 
@@ -33,9 +34,9 @@ class PredictionResult(TypedDict):
     probabilities: list[dict[str, float]] | None  # per row, class label -> probability
     version: str  # the model package version
     errors: list[RowError] | None
-    # With count_inputs=True and valid input: the rows' values, to count (``InputCounts.counted``,
-    # or ``count_values`` over many predictions).
-    input_counts: NotRequired[InputCounts]
+    # With keep_rows=True and valid input: the rows, whose values monitoring counts
+    # (``InputRows.counted``, or ``count_values`` over many predictions).
+    input_rows: NotRequired[InputRows]
 
 
 @cache
@@ -58,7 +59,10 @@ def trained_predictor() -> Predictor:
 @cache
 def trained_explainer() -> ShapleyExplainer:
     """The shipped model explained against its training data."""
-    return ShapleyExplainer(config.model).fit(trained_pipeline(), training_data())
+    predictor = trained_predictor()
+    if not isinstance(predictor, PredictionTable):
+        raise TypeError("explanations need the model's answers over its whole domain (a PredictionTable)")
+    return ShapleyExplainer(predictor).fit(training_data())
 
 
 def warm_up() -> None:
@@ -67,23 +71,24 @@ def warm_up() -> None:
     trained_explainer()
 
 
-def make_prediction(*, input_data: InputData, count_inputs: bool = False) -> PredictionResult:
+def make_prediction(*, input_data: InputData, keep_rows: bool = False) -> PredictionResult:
     """Predict the class of each row of a DataFrame, a list of dicts or a single dict.
 
-    ``input_data`` may also be ``Columns``, one sequence of values per feature. ``count_inputs``
-    adds ``input_counts``, the rows' values by canonical value (``4`` and ``"4"`` are both
-    ``"4"``), for monitoring what the model is asked against what it was trained on
-    (``training_value_shares``); it keeps the lookup the prediction made, and counts only when
-    read.
+    ``input_data`` may also be ``Columns``, one sequence of values per feature. ``keep_rows``
+    adds ``input_rows``, the rows by canonical value (``4`` and ``"4"`` are both ``"4"``),
+    for monitoring what the model is asked against what it was trained on
+    (``training_value_shares``); it keeps the lookup the prediction made, and counts only
+    when read.
     """
-    answer = trained_predictor().predict(input_data)
-    if isinstance(answer, list):
-        return PredictionResult(predictions=None, probabilities=None, version=_version, errors=answer)
+    try:
+        answer = trained_predictor().predict(input_data)
+    except InvalidRowsError as invalid:
+        return PredictionResult(predictions=None, probabilities=None, version=_version, errors=invalid.errors)
     result = PredictionResult(
         predictions=answer.labels, probabilities=answer.probabilities, version=_version, errors=None
     )
-    if count_inputs:
-        result["input_counts"] = answer.inputs
+    if keep_rows:
+        result["input_rows"] = answer.rows
     return result
 
 
@@ -92,9 +97,10 @@ def explain(*, input_data: InputData) -> ExplanationResult:
 
     The same input and errors as ``make_prediction``: all rows are explained or none.
     """
-    explanations = trained_explainer().explain(input_data)
-    if explanations is None:
-        return ExplanationResult(explanations=None, version=_version, errors=errors_of_refused(input_data))
+    try:
+        explanations = trained_explainer().explain(input_data)
+    except InvalidRowsError as invalid:
+        return ExplanationResult(explanations=None, version=_version, errors=invalid.errors)
     return ExplanationResult(explanations=explanations, version=_version, errors=None)
 
 

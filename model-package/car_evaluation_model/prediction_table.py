@@ -2,29 +2,26 @@
 
 The input domain is finite (4*4*4*3*3*3 = 1728 cars), so at load time the pipeline is run
 once over every combination and its labels and probabilities are kept in a table. A
-prediction is then a lookup of each row's position in the domain (``domain.Domain``), which
-both validates and encodes it. Only when a lookup fails (a bad value, a missing or extra
-field) is the input validated with pydantic, for the detailed errors.
+prediction is then a lookup of each row's position in the domain (``Domain.locate``), which
+both validates and encodes it.
 
 A config whose domain is larger than ``MAX_TABLE_ENTRIES`` gets ``PipelinePredictor``,
-which validates with pydantic and runs the pipeline per request.
+which locates the rows the same way and runs the pipeline per request.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from car_evaluation_model.config.core import ModelConfig
-from car_evaluation_model.domain import Domain
-from car_evaluation_model.input_counts import InputCounts
-from car_evaluation_model.processing.validation import InputData, RowError, errors_of_refused, validate_inputs
+from car_evaluation_model.domain import Domain, domain_of
+from car_evaluation_model.input_rows import InputRows
+from car_evaluation_model.processing.validation import InputData
 
 MAX_TABLE_ENTRIES = 100_000
 
@@ -37,12 +34,12 @@ class Answer:
 
     labels: list[str]
     probabilities: list[Probabilities]
-    inputs: InputCounts  # the rows' values, counted when asked for
+    rows: InputRows  # the rows' values, counted when asked for
 
 
 class Predictor(Protocol):
-    def predict(self, input_data: InputData) -> Answer | list[RowError]:
-        """The answer for every row, or the problems of the invalid rows (never both)."""
+    def predict(self, input_data: InputData) -> Answer:
+        """The answer for every row; ``InvalidRowsError`` if any row is not valid."""
 
 
 def class_columns(pipeline: Pipeline, classes: Sequence[str]) -> list[int]:
@@ -53,72 +50,63 @@ def class_columns(pipeline: Pipeline, classes: Sequence[str]) -> list[int]:
     return [column_of[label] for label in classes]
 
 
-def _labelled(pipeline: Pipeline, probabilities: np.ndarray, classes: Sequence[str]) -> list[Probabilities]:
-    columns = class_columns(pipeline, classes)
-    return [dict(zip(classes, row, strict=True)) for row in probabilities[:, columns].tolist()]
+def _labelled(probabilities: np.ndarray, classes: Sequence[str]) -> list[Probabilities]:
+    return [dict(zip(classes, row, strict=True)) for row in probabilities.tolist()]
 
 
 @dataclass(frozen=True)
 class PipelinePredictor:
-    """The plain path: pydantic validation, a DataFrame, ``pipeline.predict_proba``."""
+    """The plain path for large domains: the rows located, then ``pipeline.predict_proba``."""
 
     pipeline: Pipeline
     model_config: ModelConfig
 
-    def predict(self, input_data: InputData) -> Answer | list[RowError]:
-        rows, errors = validate_inputs(input_data=input_data, model_config=self.model_config)
-        if errors:
-            return errors
-        probabilities = self.pipeline.predict_proba(rows)
-        labels = [str(label) for label in self.pipeline.classes_[probabilities.argmax(axis=1)]]
-        return Answer(labels, _labelled(self.pipeline, probabilities, self.model_config.classes), self._inputs(rows))
-
-    def _inputs(self, rows: pd.DataFrame) -> InputCounts:
-        """The rows' positions in the domain, from each value's index among its feature's values."""
-        allowed = self.model_config.allowed_values
-        value_indices = [pd.Categorical(rows[name], categories=values).codes for name, values in allowed.items()]
-        shape = tuple(len(values) for values in allowed.values())
-        return InputCounts(allowed, np.ravel_multi_index(value_indices, shape).tolist())
+    def predict(self, input_data: InputData) -> Answer:
+        domain = domain_of(self.model_config)
+        positions = domain.locate(input_data)
+        classes = self.model_config.classes
+        probabilities = self.pipeline.predict_proba(domain.frame(positions))[:, class_columns(self.pipeline, classes)]
+        labels = [classes[column] for column in probabilities.argmax(axis=1).tolist()]
+        return Answer(labels, _labelled(probabilities, classes), InputRows(domain.values, positions))
 
 
 @dataclass(frozen=True)
 class PredictionTable:
     """The pipeline's answers over the whole input domain, looked up by each row's position in it."""
 
-    model_config: ModelConfig
     domain: Domain
+    classes: tuple[str, ...]  # the config's order
     labels: tuple[str, ...]  # position -> predicted label
-    probabilities: tuple[Probabilities, ...]  # position -> {label: probability}
+    probabilities: np.ndarray  # (position, class in ``classes`` order)
+    probability_rows: tuple[Probabilities, ...]  # position -> {label: probability}, for lookups
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline, model_config: ModelConfig) -> PredictionTable:
-        domain = Domain.from_config(model_config)
-        grid = domain.frame()
+        domain = domain_of(model_config)
+        classes = tuple(model_config.classes)
+        probabilities = pipeline.predict_proba(domain.frame())[:, class_columns(pipeline, classes)]
         return cls(
-            model_config=model_config,
             domain=domain,
-            labels=tuple(str(label) for label in pipeline.predict(grid)),
-            probabilities=tuple(_labelled(pipeline, pipeline.predict_proba(grid), model_config.classes)),
+            classes=classes,
+            labels=tuple(classes[column] for column in probabilities.argmax(axis=1).tolist()),
+            probabilities=probabilities,
+            probability_rows=tuple(_labelled(probabilities, classes)),
         )
 
-    def predict(self, input_data: InputData) -> Answer | list[RowError]:
-        positions = self.domain.positions(input_data)
-        if positions is None:
-            return errors_of_refused(input_data, self.model_config)
+    def predict(self, input_data: InputData) -> Answer:
+        return self.answer(self.domain.locate(input_data))
+
+    def answer(self, positions: list[int]) -> Answer:
         labels = list(map(self.labels.__getitem__, positions))
         # Copies, so that a caller who edits a result cannot change the table.
-        probabilities = list(map(dict, map(self.probabilities.__getitem__, positions)))
-        return Answer(labels, probabilities, InputCounts(self.domain.values, positions))
-
-
-def domain_size(model_config: ModelConfig) -> int:
-    return math.prod(len(feature.values) for feature in model_config.features)
+        probabilities = list(map(dict, map(self.probability_rows.__getitem__, positions)))
+        return Answer(labels, probabilities, InputRows(self.domain.values, positions))
 
 
 def compile_predictor(
     pipeline: Pipeline, model_config: ModelConfig, max_table_entries: int = MAX_TABLE_ENTRIES
 ) -> Predictor:
     """The table when the domain is small enough, else the pipeline itself."""
-    if domain_size(model_config) > max_table_entries:
+    if domain_of(model_config).size > max_table_entries:
         return PipelinePredictor(pipeline, model_config)
     return PredictionTable.from_pipeline(pipeline, model_config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import tempfile
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -23,9 +24,11 @@ from car_evaluation_model.config.core import TRAINED_MODEL_DIR, Config, config
 from car_evaluation_model.pipeline import build_pipeline
 from car_evaluation_model.processing.data_manager import (
     dataset_path,
+    dump_pipeline,
     file_sha256,
     load_dataset,
     model_card_path,
+    pipeline_path,
     save_pipeline,
 )
 from car_evaluation_model.version import __version__ as _version
@@ -104,22 +107,38 @@ def run_training(cfg: Config = config, model_dir: Path = TRAINED_MODEL_DIR) -> d
         "python": platform.python_version(),
         "libraries": {name: installed_version(name) for name in LIBRARIES},
     }
-    model_card["trained_at"] = unchanged_training_date(model_card, model_card_path(cfg, model_dir=model_dir))
+    saved_card = card_of_the_same_model(pipeline, model_card, cfg, model_dir)
+    if saved_card is not None:
+        return saved_card  # the saved artifacts are this very model: nothing to write
     save_pipeline(pipeline=pipeline, model_card=model_card, model_dir=model_dir, cfg=cfg)
     return model_card
 
 
-def unchanged_training_date(model_card: dict[str, Any], saved_card: Path) -> str:
-    """The saved card's date when retraining changed nothing else, else the new card's date.
+# What a card says of where a model was trained, rather than of the model.
+TRAINING_ENVIRONMENT = ("trained_at", "python", "libraries")
 
-    Training is deterministic, so retraining the same code on the same data gives the same
-    model; keeping its date leaves the committed artifacts, and ``git status``, unchanged.
+
+def card_of_the_same_model(
+    pipeline: Pipeline, model_card: dict[str, Any], cfg: Config = config, model_dir: Path = TRAINED_MODEL_DIR
+) -> dict[str, Any] | None:
+    """The saved card, when the saved pipeline is byte for byte ``pipeline`` and the cards differ
+    only in where they were trained; else None.
+
+    Training is deterministic: retraining the same code on the same data, on another day or
+    another supported Python, gives the same model, and leaves the committed artifacts (and
+    ``git status``) as they were, the card still naming the environment that first made it.
     """
-    if saved_card.is_file():
-        saved = json.loads(saved_card.read_text(encoding="utf-8"))
-        if {**saved, "trained_at": model_card["trained_at"]} == model_card:
-            return str(saved["trained_at"])
-    return str(model_card["trained_at"])
+    saved_pipeline, saved_card = pipeline_path(cfg, model_dir=model_dir), model_card_path(cfg, model_dir=model_dir)
+    if not (saved_pipeline.is_file() and saved_card.is_file()):
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        retrained = Path(scratch) / saved_pipeline.name
+        dump_pipeline(pipeline, retrained)
+        same_model = file_sha256(retrained) == file_sha256(saved_pipeline)
+    card: dict[str, Any] = json.loads(saved_card.read_text(encoding="utf-8"))
+    environment_free = {key: value for key, value in model_card.items() if key not in TRAINING_ENVIRONMENT}
+    same_card = {key: value for key, value in card.items() if key not in TRAINING_ENVIRONMENT} == environment_free
+    return card if same_model and same_card else None
 
 
 def summary(model_card: dict[str, Any]) -> str:

@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import shap
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
 from car_evaluation_model import __version__, explain, make_prediction
 from car_evaluation_model.config.core import config
 from car_evaluation_model.explanation import ShapleyExplainer
+from car_evaluation_model.prediction_table import PredictionTable
 from car_evaluation_model.processing.data_manager import load_pipeline
 
 FEATURES = config.model.features
@@ -24,6 +27,11 @@ GOOD_ROW = {"buying": "low", "maint": "low", "doors": "4", "persons": "more", "l
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
     return load_pipeline()
+
+
+@pytest.fixture(scope="module")
+def table(pipeline: Pipeline) -> PredictionTable:
+    return PredictionTable.from_pipeline(pipeline, config.model)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +89,12 @@ def test_equals_shap_with_the_training_data_as_background(
     np.testing.assert_allclose(base, expected_base, rtol=0, atol=1e-9)
 
 
-def test_equals_shap_with_a_small_background_holding_duplicates(pipeline: Pipeline, features: pd.DataFrame) -> None:
+def test_equals_shap_with_a_small_background_holding_duplicates(
+    pipeline: Pipeline, table: PredictionTable, features: pd.DataFrame
+) -> None:
     sampled = features.sample(40, random_state=11)
     background = pd.concat([sampled, sampled.head(10), sampled.head(3)])  # some rows two or three times
-    explainer = ShapleyExplainer(config.model).fit(pipeline, background)
+    explainer = ShapleyExplainer(table).fit(background)
     assert explainer.background_counts_.sum() == 53
     rows = features.sample(25, random_state=12)
     expected_shapley, expected_base = shap_explanations(pipeline, background, rows)
@@ -191,12 +201,18 @@ def test_results_are_copies(good_row: dict[str, object]) -> None:
     assert explain(input_data=good_row)["explanations"] != first
 
 
-def test_fit_follows_scikit_learn_conventions(pipeline: Pipeline, features: pd.DataFrame) -> None:
-    explainer = ShapleyExplainer(config.model)
+def test_fit_follows_scikit_learn_conventions(table: PredictionTable, features: pd.DataFrame) -> None:
+    explainer = ShapleyExplainer(table)
     assert not [name for name in vars(explainer) if name.endswith("_")]
-    assert explainer.fit(pipeline, features) is explainer
+    assert explainer.get_params() == {"table": table}
+    with pytest.raises(NotFittedError):
+        explainer.explain(GOOD_ROW)
+    assert explainer.fit(features) is explainer
     assert explainer.classes_ == tuple(CLASSES)
     assert explainer.shapley_values_.shape == (1728, len(FEATURES), len(CLASSES))
+    unfitted = clone(explainer)
+    assert unfitted.table.labels == table.labels
+    assert not [name for name in vars(unfitted) if name.endswith("_")]
 
 
 @pytest.mark.parametrize(
@@ -207,6 +223,6 @@ def test_fit_follows_scikit_learn_conventions(pipeline: Pipeline, features: pd.D
         pd.DataFrame([{name: value for name, value in GOOD_ROW.items() if name != "safety"}]),
     ],
 )
-def test_background_outside_the_domain_is_refused(pipeline: Pipeline, background: pd.DataFrame) -> None:
+def test_background_outside_the_domain_is_refused(table: PredictionTable, background: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="background"):
-        ShapleyExplainer(config.model).fit(pipeline, background)
+        ShapleyExplainer(table).fit(background)

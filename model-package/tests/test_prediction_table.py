@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from car_evaluation_model import Columns, count_values, make_prediction, training_value_shares
+from car_evaluation_model import Columns, InvalidRowsError, count_values, make_prediction, training_value_shares
 from car_evaluation_model.config.core import config
+from car_evaluation_model.domain import domain_of
 from car_evaluation_model.predict import trained_predictor
 from car_evaluation_model.prediction_table import Answer, PipelinePredictor, PredictionTable, compile_predictor
 from car_evaluation_model.processing.data_manager import load_pipeline
-from car_evaluation_model.processing.validation import validate_inputs
 
 CLASSES = list(config.model.classes)
 
@@ -84,7 +84,12 @@ def test_large_domain_falls_back_to_the_pipeline(domain: pd.DataFrame) -> None:
         as_matrix(from_fallback.probabilities, CLASSES), as_matrix(from_table.probabilities, CLASSES), atol=1e-12
     )
     invalid = [{**records[0], "buying": "cheap"}]
-    assert fallback.predict(invalid) == table.predict(invalid) == validate_inputs(input_data=invalid)[1]
+    with pytest.raises(InvalidRowsError) as from_fallback_refusal:
+        fallback.predict(invalid)
+    with pytest.raises(InvalidRowsError) as from_table_refusal:
+        table.predict(invalid)
+    assert from_fallback_refusal.value.errors == from_table_refusal.value.errors
+    assert [error["field"] for error in from_table_refusal.value.errors] == ["buying"]
 
 
 SPELLINGS: dict[str, list[Any]] = {
@@ -103,13 +108,23 @@ def maybe_valid_rows(draw: st.DrawFn) -> dict[str, Any]:
     return row
 
 
+def is_valid(row: dict[str, Any]) -> bool:
+    """The definition, value by value: every feature present, no other, each value accepted."""
+    features = domain_of(config.model).features
+    return row.keys() == {feature.name for feature in features} and all(
+        feature.index(row[feature.name]) is not None for feature in features
+    )
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(maybe_valid_rows(), min_size=1, max_size=4))
-def test_table_accepts_exactly_what_validation_accepts(rows: list[dict[str, Any]]) -> None:
+def test_the_lookup_table_accepts_exactly_what_the_definition_accepts(rows: list[dict[str, Any]]) -> None:
     result = make_prediction(input_data=rows)
-    _, errors = validate_inputs(input_data=rows)
-    assert result["errors"] == errors
-    assert (result["predictions"] is None) == (errors is not None)
+    assert (result["errors"] is None) == all(map(is_valid, rows))
+    if result["errors"] is not None:
+        assert {error["row"] for error in result["errors"]} == {
+            position for position, row in enumerate(rows) if not is_valid(row)
+        }
 
 
 def value_counts_by_hand(sample: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -121,22 +136,22 @@ def value_counts_by_hand(sample: pd.DataFrame) -> dict[str, dict[str, int]]:
 
 # Under 16 distinct rows, their values are worked out in a Python loop; from 16 on, with numpy.
 @pytest.mark.parametrize("size", [1, 10, 500])
-def test_input_counts_count_canonical_values_on_both_paths(domain: pd.DataFrame, size: int) -> None:
+def test_input_rows_count_canonical_values_on_both_paths(domain: pd.DataFrame, size: int) -> None:
     sample = domain.sample(size, random_state=size, replace=True)
     as_numbers: Any = sample.assign(doors=sample["doors"].replace({"2": 2, "3": 3, "4": 4})).to_dict("records")
     expected = value_counts_by_hand(sample)
-    input_counts = make_prediction(input_data=as_numbers, count_inputs=True)["input_counts"]
-    assert input_counts.counted() == expected
+    input_rows = make_prediction(input_data=as_numbers, keep_rows=True)["input_rows"]
+    assert input_rows.counted() == expected
     pipeline_path = compile_predictor(load_pipeline(), config.model, max_table_entries=0)
     answer = pipeline_path.predict(as_numbers)
     assert isinstance(answer, Answer)
-    assert answer.inputs.counted() == expected
+    assert answer.rows.counted() == expected
 
 
 @pytest.mark.parametrize("sizes", [[], [1, 2, 3], [1] * 40, [700, 1, 299]])
 def test_the_counts_of_many_predictions_add_up(domain: pd.DataFrame, sizes: list[int]) -> None:
     samples = [domain.sample(size, random_state=seed, replace=True) for seed, size in enumerate(sizes)]
-    counts = [make_prediction(input_data=sample, count_inputs=True)["input_counts"] for sample in samples]
+    counts = [make_prediction(input_data=sample, keep_rows=True)["input_rows"] for sample in samples]
     everything = pd.concat([domain.head(0), *samples])
     assert count_values(counts, config.model.allowed_values) == value_counts_by_hand(everything)
 
@@ -148,12 +163,12 @@ def test_columns_give_the_answers_of_their_rows(domain: pd.DataFrame, as_column:
     sample = domain.sample(300, random_state=5)
     columns = Columns({name: as_column(sample[name]) for name in reversed(config.model.feature_names)})
     records: Any = sample.to_dict(orient="records")
-    by_columns = make_prediction(input_data=columns, count_inputs=True)
-    by_rows = make_prediction(input_data=records, count_inputs=True)
+    by_columns = make_prediction(input_data=columns, keep_rows=True)
+    by_rows = make_prediction(input_data=records, keep_rows=True)
     assert by_columns["errors"] is None
     assert by_columns["predictions"] == by_rows["predictions"]
     assert by_columns["probabilities"] == by_rows["probabilities"]
-    assert by_columns["input_counts"].counted() == by_rows["input_counts"].counted()
+    assert by_columns["input_rows"].counted() == by_rows["input_rows"].counted()
 
 
 @st.composite

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 import sklearn.base
 
-from car_evaluation_model import __version__
+from car_evaluation_model import __version__, train_pipeline
 from car_evaluation_model.pipeline import build_pipeline
 from car_evaluation_model.processing.data_manager import (
     ModelArtifactError,
@@ -17,7 +18,7 @@ from car_evaluation_model.processing.data_manager import (
     pipeline_path,
     save_pipeline,
 )
-from car_evaluation_model.train_pipeline import run_training, summary, unchanged_training_date
+from car_evaluation_model.train_pipeline import run_training, summary
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +84,26 @@ def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
         load_pipeline(tmp_path / "missing.pkl")
 
 
-def test_retraining_unchanged_keeps_the_training_date(trained: tuple[Path, dict[str, object]]) -> None:
+def test_retraining_the_same_model_elsewhere_rewrites_nothing(
+    trained: tuple[Path, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     model_dir, card = trained
-    retrained_later = {**card, "trained_at": "2099-01-01T00:00:00+00:00"}
-    assert unchanged_training_date(retrained_later, model_card_path(model_dir=model_dir)) == card["trained_at"]
+    before = {path.name: path.read_bytes() for path in model_dir.iterdir()}
+    # Another day, another supported Python and numpy: the same model.
+    monkeypatch.setattr(platform, "python_version", lambda: "3.13.0")
+    monkeypatch.setattr(train_pipeline, "installed_version", lambda name: "9.9.9")
+    assert run_training(model_dir=model_dir) == card
+    assert {path.name: path.read_bytes() for path in model_dir.iterdir()} == before
 
 
-def test_a_changed_card_gets_a_new_training_date(tmp_path: Path) -> None:
-    card = {"version": __version__, "trained_at": "2026-01-01T00:00:00+00:00", "rows": 1}
-    saved = tmp_path / "card.json"
-    saved.write_text(json.dumps({**card, "trained_at": "2025-01-01T00:00:00+00:00"}))
-    assert unchanged_training_date(card, saved) == "2025-01-01T00:00:00+00:00"
-    saved.write_text(json.dumps({**card, "rows": 2, "trained_at": "2025-01-01T00:00:00+00:00"}))
-    assert unchanged_training_date(card, saved) == "2026-01-01T00:00:00+00:00"
-    assert unchanged_training_date(card, tmp_path / "missing.json") == "2026-01-01T00:00:00+00:00"
+def test_a_changed_model_gets_a_new_card(trained: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    model_dir, card = trained
+    for path in model_dir.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    pipeline_path(model_dir=tmp_path).write_bytes(b"another model")
+    assert (
+        train_pipeline.card_of_the_same_model(
+            load_pipeline(pipeline_path(model_dir=model_dir)), card, model_dir=tmp_path
+        )
+        is None
+    )

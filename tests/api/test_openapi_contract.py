@@ -17,3 +17,10 @@ schema = schemathesis.openapi.from_asgi(f"{API}/openapi.json", app)
 @settings(max_examples=60, deadline=None)
 def test_api_matches_its_schema(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate()
+
+
+def test_every_schema_component_has_a_plain_name() -> None:
+    components = app.openapi()["components"]["schemas"]
+    assert "ErrorResponse" in components
+    assert "InferenceErrorResponse" in components
+    assert [name for name in components if "__" in name] == []

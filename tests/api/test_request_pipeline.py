@@ -6,21 +6,18 @@ import asyncio
 import gzip
 import zlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import pytest
-from fastapi import Depends, Request
 from fastapi.testclient import TestClient
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse
 
-from app.api.deps import SettingsDep, get_settings
-from app.api.errors import ApiError
-from app.api.routes import predict as predict_route
-from app.api.routing import LeanRoute, Router
+from app.api import prediction
+from app.api.deps import get_settings
 from app.config import Settings
+from app.errors import ApiError
 from app.main import create_app
-from app.schemas.predict import PredictRequest
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS
 from tests.conftest import API, ARTICLE_ROW
 
@@ -159,7 +156,7 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_one_logged_traceba
     def broken(**_: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(predict_route, "make_prediction", broken)
+    monkeypatch.setattr(prediction, "make_prediction", broken)
     response = client.post(PREDICT, json=ONE_ROW, headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "boom-1"
@@ -286,27 +283,3 @@ def test_a_client_that_disconnects_mid_body_is_one_line_without_a_traceback(
     [line] = [line for line in capsys.readouterr().err.splitlines() if "gone-1" in line]
     assert f"POST {PREDICT} 499" in line
     assert "client went away" in line
-
-
-def test_the_lean_route_refuses_endpoints_it_could_not_call_directly() -> None:
-    async def with_a_body(payload: PredictRequest) -> Response:
-        raise AssertionError("never called")
-
-    async def with_a_nested_dependency(request: Request, body: Annotated[bytes, Depends(nested_body)]) -> Response:
-        raise AssertionError("never called")
-
-    async def with_a_body_limit_of_its_own(request: Request) -> Response:
-        raise AssertionError("never called")
-
-    for endpoint, options in (
-        (with_a_body, {}),
-        (with_a_nested_dependency, {}),
-        (with_a_body_limit_of_its_own, {"max_body_size": 1024}),
-    ):
-        router = Router(route_class=LeanRoute)
-        with pytest.raises(TypeError, match="LeanRoute"):
-            router.add_api_route("/lean", endpoint, methods=["POST"], **options)
-
-
-async def nested_body(request: Request, settings: SettingsDep) -> bytes:
-    raise AssertionError("never called")

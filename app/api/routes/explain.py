@@ -8,14 +8,15 @@ import orjson
 from fastapi import Request, Response
 
 from app.api.deps import MetricsDep, SettingsDep
-from app.api.errors import JSON_MEDIA_TYPE
-from app.api.inputs import ERROR_RESPONSES, REQUEST_BODY, invalid_rows, read_inputs, run_model
-from app.api.routing import LeanRoute, Router
+from app.api.inputs import ERROR_RESPONSES, REQUEST_BODY, read_inputs
+from app.api.prediction import refused, run_model
+from app.api.routing import DirectRoute, RouterWithHead
+from app.errors import JSON_MEDIA_TYPE
 from app.request_state import access_log_fields
 from app.schemas.explain import ExplainResponse
 from car_evaluation_model import ExplanationResult, explain
 
-router = Router(tags=["explanation"], route_class=LeanRoute)
+router = RouterWithHead(tags=["explanation"], route_class=DirectRoute)
 
 # An explanation costs about 10 us a row (bench/): up to this many rows run on the event loop.
 INLINE_ROWS = 100
@@ -37,7 +38,7 @@ async def explain_rows(request: Request, settings: SettingsDep, metrics: Metrics
     inputs = await read_inputs(request, settings)
     result = await run_model(_explain, inputs, inline_rows=INLINE_ROWS)
     if result["errors"]:
-        raise invalid_rows(request, metrics, inputs, result["errors"])
+        raise refused(request, metrics, len(inputs), result["errors"])
     explanations = result["explanations"] or []
     access_log_fields(request.scope).update(rows=len(explanations), model_version=result["version"])
     body = {"explanations": explanations, "version": result["version"]}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Response
 
 from app.api.deps import MetricsDep
-from app.api.routing import Router
+from app.api.routing import RouterWithHead
 
-router = Router(include_in_schema=False)
+router = RouterWithHead(include_in_schema=False)
 
 
 @router.get("/metrics")

@@ -2,26 +2,27 @@
 
 The protocol itself (bodies, binary tensor data, metadata) is ``app.inference_protocol``;
 these are its routes, in the same routing table and error path as ``/api/v1``: a refusal
-raises ``ProtocolError`` or ``ApiError`` and ``app.api.errors`` answers it in the protocol's
+raises ``ProtocolError`` or ``ApiError`` and ``app.errors`` answers it in the protocol's
 ``{"error": "..."}`` shape. The model is ``car-evaluation``; its version is the model
-package's. Infer bodies are taken with any Content-Type or none (tritonclient sends none).
+package's. Each model route answers at ``/v2/models/{name}`` and at
+``/v2/models/{name}/versions/{version}``, one endpoint on both paths. Infer bodies are taken
+with any Content-Type or none (tritonclient sends none).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from app import __version__ as api_version
-from app.api.deps import MetricsDep, SettingsDep
-from app.api.errors import JSON_MEDIA_TYPE, model_unavailable
-from app.api.inputs import run_model
-from app.api.request_body import header, read_body
-from app.api.routing import LeanRoute, Router
-from app.config import Settings
+from app.api.deps import MetricsDep, SettingsDep, require_model
+from app.api.prediction import predict
+from app.api.request_body import read_body
+from app.api.routing import DirectRoute, RouterWithHead
+from app.errors import JSON_MEDIA_TYPE
 from app.inference_protocol import (
     HEADER,
     MODEL_NAME,
@@ -29,12 +30,11 @@ from app.inference_protocol import (
     check_model,
     decode_infer_request,
     encode_infer_response,
-    invalid_rows_error,
     model_metadata,
     server_metadata,
 )
 from app.inference_protocol.schemas import (
-    ErrorResponse,
+    InferenceErrorResponse,
     InferenceResponse,
     ModelMetadataResponse,
     ModelReadyResponse,
@@ -42,32 +42,40 @@ from app.inference_protocol.schemas import (
     ServerMetadataResponse,
     ServerReadyResponse,
 )
-from app.metrics import Metrics
-from app.request_state import access_log_fields
-from car_evaluation_model import Columns, ModelArtifactError, PredictionResult, make_prediction, warm_up
+from app.request_state import header
 
 TAG = "Open Inference Protocol (v2)"
-router = Router(prefix=PATH_PREFIX, tags=[TAG])
-infer_router = Router(prefix=PATH_PREFIX, tags=[TAG], route_class=LeanRoute)
+router = RouterWithHead(prefix=PATH_PREFIX, tags=[TAG])
+infer_router = RouterWithHead(prefix=PATH_PREFIX, tags=[TAG], route_class=DirectRoute)
 
 MODEL_PATH = "/models/{model_name}"
 VERSION_PATH = "/models/{model_name}/versions/{model_version}"
 NOT_READY: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorResponse, "description": "The model cannot be loaded."}
+    503: {"model": InferenceErrorResponse, "description": "The model cannot be loaded."}
 }
 UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "No such model or version."}
+    404: {"model": InferenceErrorResponse, "description": "No such model or version."}
 }
 HEADER_KEY = HEADER.lower().encode()  # as ASGI spells header names
-# Up to this many rows an answer runs on the event loop, as on /api/v1/predict.
-INLINE_ROWS = 1000
 
 
-def _require_model() -> None:
-    try:
-        warm_up()
-    except ModelArtifactError as error:
-        raise model_unavailable(error) from error
+def documented(path: str, **extra: Any) -> dict[str, Any]:
+    """``openapi_extra`` naming the path's parameters: the endpoints read them through ``requested_model``."""
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+    return {"openapi_extra": {"parameters": parameters, **extra}}
+
+
+async def requested_model(request: Request) -> str | None:
+    """404 unless the path names this model (and this version, if it names one); the version named."""
+    model_version: str | None = request.path_params.get("model_version")
+    check_model(request.path_params["model_name"], model_version)
+    return model_version
+
+
+RequestedModel = Annotated[str | None, Depends(requested_model)]
 
 
 @router.get("", response_model=ServerMetadataResponse)
@@ -82,100 +90,70 @@ async def live() -> ServerLiveResponse:
     return ServerLiveResponse(live=True)
 
 
-@router.get("/health/ready", response_model=ServerReadyResponse, responses=NOT_READY)
+@router.get(
+    "/health/ready", response_model=ServerReadyResponse, responses=NOT_READY, dependencies=[Depends(require_model)]
+)
 async def ready() -> ServerReadyResponse:
     """`{"ready": true}` once the model is loaded; 503 when it cannot be."""
-    _require_model()
     return ServerReadyResponse(ready=True)
 
 
-@router.get(MODEL_PATH, response_model=ModelMetadataResponse, responses=UNKNOWN_MODEL)
-async def metadata(model_name: str) -> ModelMetadataResponse:
+@router.get(MODEL_PATH, response_model=ModelMetadataResponse, responses=UNKNOWN_MODEL, **documented(MODEL_PATH))
+@router.get(VERSION_PATH, response_model=ModelMetadataResponse, responses=UNKNOWN_MODEL, **documented(VERSION_PATH))
+async def metadata(_: RequestedModel) -> ModelMetadataResponse:
     """The model's inputs (one BYTES tensor per feature, with its allowed values) and outputs."""
-    return await version_metadata(model_name, None)
-
-
-@router.get(VERSION_PATH, response_model=ModelMetadataResponse, responses=UNKNOWN_MODEL)
-async def version_metadata(model_name: str, model_version: str | None) -> ModelMetadataResponse:
-    """The same, for one version of the model."""
-    check_model(model_name, model_version)
     return model_metadata()
 
 
-READY: dict[str, Any] = {"response_model": ModelReadyResponse, "responses": {**UNKNOWN_MODEL, **NOT_READY}}
+READY: dict[str, Any] = {
+    "response_model": ModelReadyResponse,
+    "responses": {**UNKNOWN_MODEL, **NOT_READY},
+    "dependencies": [Depends(require_model)],
+}
 
 
-@router.get(f"{MODEL_PATH}/ready", **READY)
-async def model_ready(model_name: str) -> ModelReadyResponse:
+@router.get(f"{MODEL_PATH}/ready", **READY, **documented(MODEL_PATH))
+@router.get(f"{VERSION_PATH}/ready", **READY, **documented(VERSION_PATH))
+async def model_ready(_: RequestedModel) -> ModelReadyResponse:
     """`{"name": "car-evaluation", "ready": true}` once the model is loaded; 503 when it cannot be."""
-    return await version_ready(model_name, None)
-
-
-@router.get(f"{VERSION_PATH}/ready", **READY)
-async def version_ready(model_name: str, model_version: str | None) -> ModelReadyResponse:
-    """The same, for one version of the model."""
-    check_model(model_name, model_version)
-    _require_model()
     return ModelReadyResponse(name=MODEL_NAME, ready=True)
-
-
-def _predict(inputs: Columns) -> PredictionResult:
-    return make_prediction(input_data=inputs, count_inputs=True)
 
 
 INFER: dict[str, Any] = {
     "response_model": InferenceResponse,
     "responses": {
-        400: {"model": ErrorResponse, "description": "A bad request: the message names the tensor, row and value."},
-        413: {"model": ErrorResponse, "description": "The body, sent or decoded, is larger than the limit."},
-        415: {"model": ErrorResponse, "description": "The body's Content-Encoding is unknown."},
+        400: {
+            "model": InferenceErrorResponse,
+            "description": "A bad request: the message names the tensor, row and value.",
+        },
+        413: {"model": InferenceErrorResponse, "description": "The body, sent or decoded, is larger than the limit."},
+        415: {"model": InferenceErrorResponse, "description": "The body's Content-Encoding is unknown."},
         **UNKNOWN_MODEL,
         **NOT_READY,
     },
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}},
-            "description": "JSON, or JSON followed by binary tensor data (`Inference-Header-Content-Length`).",
-        }
-    },
+}
+INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}},
+        "description": "JSON, or JSON followed by binary tensor data (`Inference-Header-Content-Length`).",
+    }
 }
 
 
-@infer_router.post(f"{MODEL_PATH}/infer", **INFER)
-async def infer(request: Request, model_name: str, settings: SettingsDep, metrics: MetricsDep) -> Response:
+@infer_router.post(f"{MODEL_PATH}/infer", **INFER, **documented(MODEL_PATH, **INFER_BODY))
+@infer_router.post(f"{VERSION_PATH}/infer", **INFER, **documented(VERSION_PATH, **INFER_BODY))
+async def infer(request: Request, _: RequestedModel, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Classify rows sent as one BYTES tensor per feature; outputs `predict` and `predict_proba`.
 
     The same answers as `/api/v1/predict`. Tensors may come as JSON or as binary data
     (the binary tensor data extension, tritonclient's default), and so may the outputs.
     """
-    return await _infer(request, settings, metrics, model_name, None)
-
-
-@infer_router.post(f"{VERSION_PATH}/infer", **INFER)
-async def infer_version(
-    request: Request, model_name: str, model_version: str, settings: SettingsDep, metrics: MetricsDep
-) -> Response:
-    """The same, for one version of the model."""
-    return await _infer(request, settings, metrics, model_name, model_version)
-
-
-async def _infer(
-    request: Request, settings: Settings, metrics: Metrics, model_name: str, model_version: str | None
-) -> Response:
-    check_model(model_name, model_version)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
-    header_length = header(request.scope, HEADER_KEY)
-    inference = decode_infer_request(body, header_length, max_rows=settings.MAX_ROWS_PER_REQUEST)
-    result = await run_model(_predict, inference.inputs, inline_rows=INLINE_ROWS)
-    if result["errors"]:
-        access_log_fields(request.scope).update(rows=len(inference.inputs), errors=len(result["errors"]))
-        metrics.rejected_rows(result["errors"])
-        raise invalid_rows_error(result["errors"])
-    predictions, probabilities = result["predictions"] or [], result["probabilities"] or []
-    classes = dict(Counter(predictions))
-    metrics.predicted("v2", result["version"], classes, result["input_counts"])
-    encoded = encode_infer_response(inference, predictions, probabilities, model_version=result["version"])
-    access_log_fields(request.scope).update(rows=len(predictions), model_version=result["version"], classes=classes)
+    inference = decode_infer_request(body, header(request.scope, HEADER_KEY), max_rows=settings.MAX_ROWS_PER_REQUEST)
+    result = await predict(request, metrics, inference.inputs, api="v2")
+    encoded = encode_infer_response(
+        inference, result["predictions"] or [], result["probabilities"] or [], model_version=result["version"]
+    )
     headers = {} if encoded.header_length is None else {HEADER: str(encoded.header_length)}
     return Response(encoded.body, media_type=encoded.content_type, headers=headers)

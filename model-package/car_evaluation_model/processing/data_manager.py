@@ -59,6 +59,10 @@ def remove_old_artifacts(*, keep: list[Path], model_dir: Path = TRAINED_MODEL_DI
             path.unlink()
 
 
+def dump_pipeline(pipeline: Pipeline, path: Path) -> None:
+    joblib.dump(pipeline, path, compress=3)
+
+
 def save_pipeline(
     *, pipeline: Pipeline, model_card: dict[str, Any], model_dir: Path = TRAINED_MODEL_DIR, cfg: Config = config
 ) -> Path:
@@ -66,7 +70,7 @@ def save_pipeline(
     model_dir.mkdir(parents=True, exist_ok=True)
     save_path = pipeline_path(cfg, model_dir=model_dir)
     card_path = model_card_path(cfg, model_dir=model_dir)
-    joblib.dump(pipeline, save_path, compress=3)
+    dump_pipeline(pipeline, save_path)
     card_path.write_text(json.dumps(model_card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     remove_old_artifacts(keep=[save_path, card_path], model_dir=model_dir, cfg=cfg)
     return save_path

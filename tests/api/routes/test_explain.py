@@ -7,8 +7,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api import prediction
 from app.api.routes import explain as explain_route
-from app.api.routes import predict as predict_route
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import explain, make_prediction
 from car_evaluation_model.processing.data_manager import load_dataset
@@ -91,7 +91,7 @@ def test_batches_above_the_inline_limit_give_the_same_answer(client: TestClient)
     rows = [ARTICLE_ROW] * (explain_route.INLINE_ROWS + 1)
     explanations = client.post(URL, json={"inputs": rows}).json()["explanations"]
     assert explanations == explain(input_data=rows)["explanations"]
-    assert predict_route.INLINE_ROWS > explain_route.INLINE_ROWS
+    assert prediction.PREDICT_INLINE_ROWS > explain_route.INLINE_ROWS
 
 
 def test_openapi_documents_explain_with_an_example(client: TestClient) -> None:

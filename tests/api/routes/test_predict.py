@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.api.routes import predict as predict_route
+from app.api import prediction
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.processing.data_manager import load_dataset
@@ -204,7 +204,7 @@ def test_a_model_that_cannot_load_is_503_not_500(client: TestClient, monkeypatch
     def broken(**_: Any) -> Any:
         raise ModelArtifactError("car_evaluation_model_v0.1.0.pkl was trained with scikit-learn 1.2.0 but ...")
 
-    monkeypatch.setattr(predict_route, "make_prediction", broken)
+    monkeypatch.setattr(prediction, "make_prediction", broken)
     response = post_rows(client, [ARTICLE_ROW])
     assert response.status_code == 503
     [error] = details(response)

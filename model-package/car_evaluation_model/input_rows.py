@@ -1,4 +1,6 @@
-"""How many predicted rows had each allowed value: what monitoring compares with the training data.
+"""The rows of a prediction, kept as positions, and how many had each allowed value.
+
+What monitoring compares with the training data.
 
 A prediction keeps its rows as their positions in the input domain (``domain.Domain``: the
 C-order index of each row's value indices), and the values are counted only when asked for.
@@ -22,8 +24,8 @@ NUMPY_FROM_POSITIONS = 16
 
 
 @dataclass(frozen=True, slots=True)
-class InputCounts:
-    """The values of one prediction's rows, counted when read."""
+class InputRows:
+    """One prediction's rows as their positions in the domain; their values are counted when read."""
 
     values: Mapping[str, Sequence[str]]  # feature -> its allowed values, in the domain's order
     positions: Sequence[int]  # each row's position in the domain
@@ -33,15 +35,15 @@ class InputCounts:
         return count_values([self], self.values)
 
 
-def count_values(counts: Iterable[InputCounts], values: Mapping[str, Sequence[str]]) -> ValueCounts:
-    """Per feature, how many rows of all ``counts`` had each value: their counts added up, counted once.
+def count_values(predictions: Iterable[InputRows], values: Mapping[str, Sequence[str]]) -> ValueCounts:
+    """Per feature, how many rows of all ``predictions`` had each value: their counts added up, counted once.
 
     ``values`` is the features' allowed values, in the domain's order (``config.model.allowed_values``).
     The rows are tallied by position first (in C), so each distinct row's values are worked
     out once: in a Python loop for a few, with numpy for many.
     """
     shape = [len(feature_values) for feature_values in values.values()]
-    rows_at = Counter(chain.from_iterable(count.positions for count in counts))
+    rows_at = Counter(chain.from_iterable(rows.positions for rows in predictions))
     tallies: list[list[int]]
     if len(rows_at) < NUMPY_FROM_POSITIONS:
         tallies = [[0] * size for size in shape]

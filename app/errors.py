@@ -1,14 +1,16 @@
-"""Every error answer of the service is built here, whoever raises it.
+"""Every error answer of the service is rendered here, whoever raises it.
 
-Routes raise ``ApiError`` (or, on the v2 routes, the protocol's ``ProtocolError``); FastAPI's
-request validation, Starlette's 404/405, a client that went away, the request-body reader and
-the server protocol's own refusals (431, 408) all end in ``error_response`` or ``error_body``.
+Routes raise ``ApiError`` (the protocol layer of ``/v2`` raises ``ProtocolError``); FastAPI's
+request validation, Starlette's 404/405, a client that went away, the request-body reader,
+the middleware's 500 and 503 and the server protocol's 431 and 408 all end in
+``error_response`` or ``error_body``.
+
 The body is ``app.schemas.errors.ErrorResponse``: ``{"detail": [...]}`` with the location, a
 message and, where there are some, the allowed values. Under the Open Inference Protocol's
-``/v2`` the same errors take that protocol's shape, ``{"error": "..."}``, which its clients
-read (tritonclient fails on any other). Every answer is small: the model package lists at
-most ``MAX_LISTED_ERRORS`` problems (and counts the rest), FastAPI's validation errors are cut
-to as many, and echoed inputs are bounded by the model package's ``echo``.
+``/v2`` the same errors take that protocol's shape, ``{"error": "..."}`` (tritonclient fails
+on any other), the messages joined, and a refused request is a 400 as the protocol has it.
+Every answer is small: at most ``MAX_LISTED_ERRORS`` problems are listed, and a client's
+values are echoed through the model package's ``echo`` and ``shown``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from app.inference_protocol import PATH_PREFIX, ProtocolError
@@ -29,16 +31,22 @@ from app.request_state import access_log_fields, request_id_of
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
 
-JSON_MEDIA_TYPE = "application/json"
+JSON_MEDIA_TYPE = JSONResponse.media_type
 # nginx's code for "client closed the request": logged, never seen by a client.
 CLIENT_CLOSED_REQUEST = 499
-ErrorDetail = dict[str, Any]
+UNPROCESSABLE = 422
+BAD_REQUEST = 400
+
+# One problem of an error answer, as a dict: the shape of ``app.schemas.errors.ErrorDetail``.
+ErrorDetailDict = dict[str, Any]
 
 
 class ApiError(Exception):
-    """An error answer: a status and a list of ``ErrorDetail``-shaped dicts."""
+    """An error answer: a status and a list of problems."""
 
-    def __init__(self, status_code: int, details: list[ErrorDetail], headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status_code: int, details: list[ErrorDetailDict], headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(details[0]["msg"])
         self.status_code = status_code
         self.details = details
@@ -54,32 +62,34 @@ def model_unavailable(error: ModelArtifactError) -> ApiError:
     return ApiError.single(503, ["model"], str(error), "model_unavailable")
 
 
-def error_body(details: list[ErrorDetail]) -> bytes:
+def error_body(details: list[ErrorDetailDict]) -> bytes:
     return orjson.dumps({"detail": details})
 
 
+def is_inference_protocol(scope: Scope) -> bool:
+    path: str = scope["path"].removeprefix(scope.get("root_path", ""))
+    return path == PATH_PREFIX or path.startswith(f"{PATH_PREFIX}/")
+
+
 def error_response(
-    status_code: int, details: list[ErrorDetail], headers: Mapping[str, str] | None = None, scope: Scope | None = None
+    status_code: int, details: list[ErrorDetailDict], headers: Mapping[str, str] | None = None, *, scope: Scope
 ) -> Response:
     """The answer for ``details``; in the v2 protocol's shape when ``scope`` is a request under ``/v2``."""
-    if scope is not None and _is_inference_protocol(scope):
+    if is_inference_protocol(scope):
+        status_code = BAD_REQUEST if status_code == UNPROCESSABLE else status_code
         body = ProtocolError(status_code, "; ".join(detail["msg"] for detail in details)).body()
     else:
         body = error_body(details)
     return Response(body, status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
-def _is_inference_protocol(scope: Scope) -> bool:
-    path: str = scope["path"].removeprefix(scope.get("root_path", ""))
-    return path == PATH_PREFIX or path.startswith(f"{PATH_PREFIX}/")
-
-
 def internal_error_response(scope: Scope) -> Response:
     """500: says only that something failed and which request, for the logs; never why."""
     request_id = request_id_of(scope)
     message = f"internal error; the service logged it with request id {request_id}"
-    details = [{"loc": [], "msg": message, "type": "internal_error", "input": request_id}]
-    return error_response(500, details, scope=scope)
+    return error_response(
+        500, [{"loc": [], "msg": message, "type": "internal_error", "input": request_id}], scope=scope
+    )
 
 
 def shutting_down_response(scope: Scope) -> Response:
@@ -108,7 +118,7 @@ async def _http_exception(request: Request, error: Exception) -> Response:
 
 
 async def _request_validation(request: Request, error: Exception) -> Response:
-    """FastAPI's validation of path and query parameters."""
+    """FastAPI's validation of parameters and bodies."""
     assert isinstance(error, RequestValidationError)
     details = [
         {
@@ -119,7 +129,7 @@ async def _request_validation(request: Request, error: Exception) -> Response:
         }
         for problem in error.errors()[:MAX_LISTED_ERRORS]
     ]
-    return error_response(422, details, scope=request.scope)
+    return error_response(UNPROCESSABLE, details, scope=request.scope)
 
 
 async def _client_disconnect(request: Request, _: Exception) -> Response:

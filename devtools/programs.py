@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
@@ -16,7 +17,11 @@ def require_program(name: str, debian_package: str) -> str:
     path = shutil.which(name)
     if path is not None:
         return path
-    message = f"{name} not found: install it with `apt-get install -y {debian_package}`"
+    unavailable(f"{name} not found: install it with `apt-get install -y {debian_package}`")
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip the test for a missing prerequisite, saying why; in CI, fail it instead."""
     if os.environ.get("CI"):
-        pytest.fail(f"{message} (it must be installed in CI)")
+        pytest.fail(f"{message} (it must be there in CI)")
     pytest.skip(message)

@@ -156,9 +156,9 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
         yield server
 
 
-def post(server: RunningServer, rows: list[Any]) -> None:
+def post(base_url: str, rows: list[Any]) -> None:
     request = urllib.request.Request(
-        f"{server.base_url}{API}/predict",
+        f"{base_url}{API}/predict",
         data=json.dumps({"inputs": rows}).encode(),
         headers={"Content-Type": "application/json", "Connection": "close"},
     )
@@ -166,8 +166,8 @@ def post(server: RunningServer, rows: list[Any]) -> None:
         assert response.status == 200
 
 
-def scrape(server: RunningServer) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=10) as response:
+def scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
         return samples(response.read().decode())
 
 
@@ -182,13 +182,17 @@ def total_predictions(found: dict[tuple[str, frozenset[tuple[str, str]]], float]
 SKEWED = load_dataset().drop(columns="class").query("safety == 'low'").sample(200, random_state=11)
 
 
-def test_two_workers_report_exact_totals_in_every_scrape(two_workers: RunningServer) -> None:
+def predictions_counted_by_each_scrape(base_url: str, scrapes: int = 20) -> list[float]:
+    """Post SKEWED's 200 rows in 40 requests, then scrape ``scrapes`` times: the predictions each counted."""
     rows = SKEWED.to_dict("records")
-    before = total_predictions(scrape(two_workers))
+    before = total_predictions(scrape(base_url))
     for start in range(0, len(rows), 5):
-        post(two_workers, rows[start : start + 5])  # a new connection each: both workers answer some
-    scrapes = [scrape(two_workers) for _ in range(20)]
-    assert [total_predictions(found) - before for found in scrapes] == [200] * 20
+        post(base_url, rows[start : start + 5])  # a new connection each: every worker answers some
+    return [total_predictions(scrape(base_url)) - before for _ in range(scrapes)]
+
+
+def test_two_workers_report_exact_totals_in_every_scrape(two_workers: RunningServer) -> None:
+    assert predictions_counted_by_each_scrape(two_workers.base_url) == [200] * 20
     pids = set()
     for line in two_workers.logs().splitlines():
         if "Started server process" in line:
@@ -217,7 +221,7 @@ def test_a_real_prometheus_sees_exact_counts_and_the_drift(two_workers: RunningS
         prometheus.wait_for("car_evaluation:input_rows:1h")  # the counters' state before the traffic is in
         rows = SKEWED.to_dict("records")
         for start in range(0, len(rows), 5):
-            post(two_workers, rows[start : start + 5])
+            post(two_workers.base_url, rows[start : start + 5])
         counted = prometheus.wait_for(f"sum(car_evaluation_predictions_total) == {before + 200}")
         assert counted[0].value == before + 200
         expected = total_variation_distances(SKEWED)

@@ -3,8 +3,9 @@
     python -m bench.run [--quick]
 
 Each server runs as one uvicorn worker pinned to core 0 (taskset); wrk runs pinned to core 1
-with 16 connections, for 1-, 100- and 1000-row requests. Every run is bounded by wrk's
-duration. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
+with 16 connections, for 1-, 100- and 1000-row requests, the servers in turn, in rounds (on a
+shared machine, the ratios between servers measured in one run are what to read). Every run
+is bounded by wrk's duration. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
 raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark; writes
 everything as JSON to bench/results/.
 """
@@ -18,11 +19,13 @@ import platform
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,23 +162,68 @@ def peak_rss_bytes(pid: int) -> int:
     return int(match.group(1)) * 1024 if match else 0
 
 
-def bench_server(name: str, spec: Server, *, wrk: str, seconds: int, logs: Path) -> dict[str, Any]:
+@dataclass
+class Started:
+    """A server of the run, started: where to post each body, and what it cost to start."""
+
+    url: str
+    scripts: dict[int, Path]
+    pid: int
+    startup_s: float
+
+
+def start_server(name: str, spec: Server, stack: ExitStack, logs: Path) -> Started:
     command = f"exec taskset -c {SERVER_CORE} {shlex.quote(sys.executable)} {spec.command}"
     slug = re.sub(r"\W+", "-", name).strip("-")
     scripts = {rows: wrk_script(spec.body(rows), logs, f"{slug}-{rows}") for rows in ROW_COUNTS}
     started = time.perf_counter()
-    with running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=spec.env) as server:
-        startup_s = time.perf_counter() - started
-        url = f"{server.base_url}{spec.path}"
-        runs = {}
-        for rows, script in scripts.items():
-            run_wrk(wrk, url, script, 1)  # warm-up
-            result = run_wrk(wrk, url, script, seconds)
-            result["rows_per_s"] = result["requests_per_s"] * rows
-            runs[rows] = result
-            print(f"  {name:<28} {rows:>5} rows: {result['requests_per_s']:>9.0f} req/s", flush=True)
-        rss = peak_rss_bytes(server.process.pid)
-    return {"command": spec.command, "env": spec.env, "startup_s": startup_s, "peak_rss_bytes": rss, "runs": runs}
+    server = stack.enter_context(running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=spec.env))
+    return Started(f"{server.base_url}{spec.path}", scripts, server.process.pid, time.perf_counter() - started)
+
+
+def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[str, dict[str, Any]]:
+    """Every server measured in turn, ``rounds`` times over, ``seconds`` each time.
+
+    All servers run at once (idle but for the one under load): interleaved, a change in the
+    machine's other load while the run lasts falls on every server alike, and the ratios
+    between them hold. Requests per second are the total over all rounds; the latency
+    percentiles are the median of the rounds'.
+    """
+    with ExitStack() as stack:
+        servers = {name: start_server(name, spec, stack, logs) for name, spec in SERVERS.items()}
+        for server in servers.values():
+            for script in server.scripts.values():
+                run_wrk(wrk, server.url, script, 1)  # warm-up
+        slices: dict[str, dict[int, list[dict[str, Any]]]] = {
+            name: {rows: [] for rows in ROW_COUNTS} for name in SERVERS
+        }
+        for round_number in range(rounds):
+            for rows in ROW_COUNTS:
+                for name, server in servers.items():
+                    slices[name][rows].append(run_wrk(wrk, server.url, server.scripts[rows], seconds))
+            print(f"  round {round_number + 1} of {rounds} done", flush=True)
+        return {
+            name: {
+                "command": SERVERS[name].command,
+                "env": SERVERS[name].env,
+                "startup_s": server.startup_s,
+                "peak_rss_bytes": peak_rss_bytes(server.pid),
+                "runs": {rows: combined(slices[name][rows], rows) for rows in ROW_COUNTS},
+            }
+            for name, server in servers.items()
+        }
+
+
+def combined(runs: list[dict[str, Any]], rows: int) -> dict[str, Any]:
+    requests_per_s = statistics.fmean(run["requests_per_s"] for run in runs)  # equal durations
+    return {
+        "requests_per_s": requests_per_s,
+        "rows_per_s": requests_per_s * rows,
+        "p50_s": statistics.median(run["p50_s"] for run in runs),
+        "p99_s": statistics.median(run["p99_s"] for run in runs),
+        "non_2xx": sum(run["non_2xx"] for run in runs),
+        "socket_errors": [run["socket_errors"] for run in runs if run["socket_errors"]],
+    }
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:
@@ -241,25 +289,22 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 s per run instead of 10 s (about 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="one round instead of five (about 2 minutes)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         sys.exit("the benchmark needs two cores: one for the server, one for wrk")
     wrk = ensure_wrk()
-    seconds = 2 if args.quick else 10
+    seconds, rounds = 2, 1 if args.quick else 5
     with tempfile.TemporaryDirectory() as scratch:
-        directory = Path(scratch)
-        results = {
-            name: bench_server(name, spec, wrk=wrk, seconds=seconds, logs=directory) for name, spec in SERVERS.items()
-        }
+        results = bench_servers(wrk=wrk, rounds=rounds, seconds=seconds, logs=Path(scratch))
     in_process = micro.run(quick=args.quick)
     explained = micro.run_explain(quick=args.quick)
     checked = targets(results, in_process)
 
     print(
         "\nHTTP, one uvicorn worker on core 0, wrk on core 1, 16 connections, "
-        f"{seconds} s per run ({platform.python_version()}, {os.cpu_count()} cores)"
+        f"{rounds} rounds of {seconds} s per server, interleaved ({platform.python_version()}, {os.cpu_count()} cores)"
     )
     print(report(results))
     print()
@@ -275,6 +320,7 @@ def main() -> None:
         json.dumps(
             {
                 "seconds_per_run": seconds,
+                "rounds": rounds,
                 "connections": CONNECTIONS,
                 "http": results,
                 "in_process": in_process,

@@ -50,6 +50,7 @@ from car_evaluation_model import (
     load_model_card,
     training_value_shares,
 )
+from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
 
 UNMATCHED_ROUTE = "unmatched"
@@ -153,6 +154,10 @@ class ServiceMetrics:
             model_info.labels(card["version"], card["estimator"], card["data"]["sha256"]).set(1)
         except ModelArtifactError:
             pass  # no model to describe: /health and /v2/health/ready say why
+        # Every class has its prediction series from the start, at 0, as the inputs below: a class
+        # first predicted later would lose its first rows to rate(), and a canary's class mix with them.
+        for label in config.model.classes:
+            self.predictions.labels(model_version, label)
         # Every allowed value has its input series from the start, at 0, so that drift can be
         # computed from the first scrape on.
         self._input_value = {

@@ -2,7 +2,8 @@
 
 The shipped file is rendered, not rewritten: only its example addresses (the upstream's
 ``server`` lines, ``listen``) and its access log path are replaced, so the config the tests
-exercise is the one users deploy.
+exercise is the one users deploy. For a canary, its upstream block is canary.conf's, as
+that file tells users to do, with its two example addresses replaced.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from devtools.processes import free_port, running_process
 
 NGINX = "/usr/sbin/nginx"
 SHIPPED_CONFIG = REPO_ROOT / "deploy" / "nginx" / "car-evaluation.conf"
+CANARY_CONFIG = REPO_ROOT / "deploy" / "nginx" / "canary.conf"
+CANARY_EXAMPLES = ("127.0.0.1:8001", "127.0.0.1:8003")  # canary.conf's stable and candidate servers
+_UPSTREAM_BLOCK = re.compile(r"^upstream car_evaluation \{\n.*?^\}\n", re.MULTILINE | re.DOTALL)
 EXAMPLE_LISTEN = "listen 127.0.0.1:8080;"
 EXAMPLE_ACCESS_LOG = "/var/log/nginx/car-evaluation.access.log"
 # The upstream's consecutive example lines; the first one's indent and parameters are kept.
@@ -38,21 +42,43 @@ class RunningNginx:
         return self.access_log.read_text(encoding="utf-8").splitlines()
 
 
-def render_config(shipped: str, *, listen_port: int, upstream_ports: Sequence[int], access_log: Path) -> str:
-    """The shipped config with its example addresses replaced; fails if they are not found."""
+def render_config(shipped: str, *, listen_port: int, upstream_ports: Sequence[int] | None, access_log: Path) -> str:
+    """The shipped config with its example addresses replaced; fails if they are not found.
+
+    ``upstream_ports`` None keeps the upstream's servers (a canary block already rendered).
+    """
     upstreams = list(_EXAMPLE_UPSTREAMS.finditer(shipped))
-    if len(upstreams) != 1 or shipped.count(EXAMPLE_LISTEN) != 1 or shipped.count(EXAMPLE_ACCESS_LOG) != 1:
+    if (
+        (upstream_ports is not None and len(upstreams) != 1)
+        or shipped.count(EXAMPLE_LISTEN) != 1
+        or shipped.count(EXAMPLE_ACCESS_LOG) != 1
+    ):
         raise ValueError(
             f"{SHIPPED_CONFIG} must hold one block of example `server 127.0.0.1:PORT ...;` lines, "
             f"one `{EXAMPLE_LISTEN}` and one access log at {EXAMPLE_ACCESS_LOG}"
         )
-    [block] = upstreams
-    indent, parameters = block.group(1), block.group(2)
-    servers = "".join(f"{indent}server 127.0.0.1:{port}{parameters};\n" for port in upstream_ports)
-    rendered = shipped[: block.start()] + servers + shipped[block.end() :]
+    rendered = shipped
+    if upstream_ports is not None:
+        [block] = upstreams
+        indent, parameters = block.group(1), block.group(2)
+        servers = "".join(f"{indent}server 127.0.0.1:{port}{parameters};\n" for port in upstream_ports)
+        rendered = shipped[: block.start()] + servers + shipped[block.end() :]
     return rendered.replace(EXAMPLE_LISTEN, f"listen 127.0.0.1:{listen_port};").replace(
         EXAMPLE_ACCESS_LOG, str(access_log)
     )
+
+
+def with_canary(shipped: str, canary: str, stable_port: int, candidate_port: int) -> str:
+    """The shipped config with its upstream block replaced by canary.conf's, at the given ports."""
+    blocks = _UPSTREAM_BLOCK.findall(canary)
+    if len(blocks) != 1 or len(_UPSTREAM_BLOCK.findall(shipped)) != 1:
+        raise ValueError(f"{SHIPPED_CONFIG} and {CANARY_CONFIG} must each hold one `upstream car_evaluation` block")
+    [block] = blocks
+    for example, port in zip(CANARY_EXAMPLES, (stable_port, candidate_port), strict=True):
+        if block.count(example) != 1:
+            raise ValueError(f"{CANARY_CONFIG} must name {example} once")
+        block = block.replace(example, f"127.0.0.1:{port}")
+    return _UPSTREAM_BLOCK.sub(lambda _: block, shipped)
 
 
 def main_config(directory: Path, site: Path) -> str:
@@ -75,18 +101,24 @@ def main_config(directory: Path, site: Path) -> str:
 
 
 @contextmanager
-def running_nginx(directory: Path, upstream_ports: Sequence[int], ready_path: str) -> Iterator[RunningNginx]:
-    """nginx on a free 127.0.0.1 port in front of ``upstream_ports``; yields once ``ready_path`` answers 200."""
+def running_nginx(
+    directory: Path, upstream_ports: Sequence[int], ready_path: str, *, canary: bool = False
+) -> Iterator[RunningNginx]:
+    """nginx on a free 127.0.0.1 port in front of ``upstream_ports``; yields once ``ready_path`` answers 200.
+
+    With ``canary``, ``upstream_ports`` are (stable, candidate) behind canary.conf's upstream.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     access_log = directory / "access.log"
     site = directory / SHIPPED_CONFIG.name
+    shipped = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    if canary:
+        stable_port, candidate_port = upstream_ports
+        shipped = with_canary(shipped, CANARY_CONFIG.read_text(encoding="utf-8"), stable_port, candidate_port)
     site.write_text(
         render_config(
-            SHIPPED_CONFIG.read_text(encoding="utf-8"),
-            listen_port=port,
-            upstream_ports=upstream_ports,
-            access_log=access_log,
+            shipped, listen_port=port, upstream_ports=None if canary else upstream_ports, access_log=access_log
         ),
         encoding="utf-8",
     )

@@ -58,12 +58,25 @@ class RunningPrometheus:
         return self.log_path.read_text(encoding="utf-8")
 
 
-def scrape_config(targets: Sequence[str], rule_files: Sequence[Path], interval: str) -> dict[str, Any]:
-    """A configuration scraping ``targets`` as the ``car-evaluation`` job every ``interval``."""
+def scrape_config(
+    targets: Sequence[str],
+    rule_files: Sequence[Path],
+    interval: str,
+    target_labels: Sequence[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """A configuration scraping ``targets`` as the ``car-evaluation`` job every ``interval``.
+
+    ``target_labels``, one per target, are added to its series (``track``: stable or canary).
+    """
+    static_configs: list[dict[str, Any]] = (
+        [{"targets": [target], "labels": labels} for target, labels in zip(targets, target_labels, strict=True)]
+        if target_labels
+        else [{"targets": list(targets)}]
+    )
     return {
         "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
         "rule_files": [str(path) for path in rule_files],
-        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": list(targets)}]}],
+        "scrape_configs": [{"job_name": JOB, "static_configs": static_configs}],
     }
 
 
@@ -75,6 +88,7 @@ def running_prometheus(
     binary: str = "prometheus",
     rule_files: Sequence[Path] = (RULES,),
     interval: str = "1s",
+    target_labels: Sequence[dict[str, str]] | None = None,
 ) -> Iterator[RunningPrometheus]:
     """Prometheus scraping ``targets`` and evaluating ``rule_files`` every ``interval``, until ready.
 
@@ -84,7 +98,9 @@ def running_prometheus(
     """
     config_path = work_dir / "prometheus.yml"
     # JSON is YAML: no YAML writer needed.
-    config_path.write_text(json.dumps(scrape_config(targets, rule_files, interval), indent=2), encoding="utf-8")
+    config_path.write_text(
+        json.dumps(scrape_config(targets, rule_files, interval, target_labels), indent=2), encoding="utf-8"
+    )
     base_url = f"http://127.0.0.1:{free_port()}"
     command = [
         binary,

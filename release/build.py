@@ -14,15 +14,15 @@ MODEL_PACKAGE = REPO_ROOT / "model-package"
 SOURCE_DATE_EPOCH = "315532800"
 
 
-def build_distributions(out_dir: Path) -> tuple[Path, Path]:
-    """Build model-package/ into ``out_dir``; return (wheel, sdist).
+def build_distributions(out_dir: Path, package: Path = MODEL_PACKAGE) -> tuple[Path, Path]:
+    """Build ``package`` (model-package/) into ``out_dir``; return (wheel, sdist).
 
     The wheel is the same bytes on every build of the same source (its hash is pinned in
     requirements.txt); the sdist's gzip header varies, and pip is never allowed to use it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out_dir), str(MODEL_PACKAGE)],
+        [sys.executable, "-m", "build", "--outdir", str(out_dir), str(package)],
         check=True,
         env=isolated_pip_env(SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH),
         stdout=subprocess.DEVNULL,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from app.inference_protocol.errors import ProtocolError
 from app.inference_protocol.schemas import MetadataTensor, ModelMetadataResponse, ServerMetadataResponse
+from car_evaluation_model import ModelArtifactError, load_model_card
 from car_evaluation_model import __version__ as model_package_version
 from car_evaluation_model.config.core import ModelConfig, config
 from car_evaluation_model.processing.validation import shown
@@ -20,6 +24,17 @@ OUTPUT_NAMES = (PREDICT, PREDICT_PROBA)
 # Parameter names in the tensor metadata; clients cannot guess the categories, so they are published.
 ALLOWED_VALUES = "allowed_values"
 CLASSES = "classes"
+# The model card's record of what changed since the version this one replaced (release.publish writes it).
+CHANGES_FROM_PREVIOUS = "changes_from_previous"
+
+
+@cache
+def release_changes() -> dict[str, Any] | None:
+    try:
+        changes: dict[str, Any] | None = load_model_card().get(CHANGES_FROM_PREVIOUS)
+    except ModelArtifactError:
+        return None  # no model: /v2/health/ready says why
+    return changes
 
 
 def server_metadata(name: str, version: str) -> ServerMetadataResponse:
@@ -27,10 +42,17 @@ def server_metadata(name: str, version: str) -> ServerMetadataResponse:
 
 
 def model_metadata(
-    model_config: ModelConfig = config.model, version: str = model_package_version
+    model_config: ModelConfig = config.model,
+    version: str = model_package_version,
+    changes: dict[str, Any] | None = None,
 ) -> ModelMetadataResponse:
-    """One BYTES input per feature with its allowed values; the label and the class probabilities out."""
+    """One BYTES input per feature with its allowed values; the label and the class probabilities out.
+
+    ``parameters`` holds the diff against the previous version, when the model card records one
+    (``changes``, default: the shipped card's).
+    """
     classes = list(model_config.classes)
+    changes = changes or release_changes()
     return ModelMetadataResponse(
         name=MODEL_NAME,
         versions=[version],
@@ -53,6 +75,7 @@ def model_metadata(
                 name=PREDICT_PROBA, datatype="FP64", shape=[-1, len(classes)], parameters={CLASSES: classes}
             ),
         ],
+        parameters={CHANGES_FROM_PREVIOUS: changes} if changes else {},
     )
 
 

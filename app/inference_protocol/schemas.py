@@ -58,6 +58,7 @@ class ModelMetadataResponse(BaseModel):
     platform: str
     inputs: list[MetadataTensor]
     outputs: list[MetadataTensor]
+    parameters: Parameters | None = None
 
 
 class RequestInput(BaseModel):

@@ -16,7 +16,7 @@ from devtools.procfile import web_process
 from devtools.programs import require_program
 from devtools.service import RunningServer, running_server
 from tests.conftest import API
-from tests.release.test_private_index import genuine, password, private_index, workdir  # noqa: F401 (fixtures)
+from tests.release.conftest import genuine, password, private_index, workdir  # noqa: F401 (fixtures)
 
 HEALTH_PATH = f"{API}/health"
 # The platform's limit: Heroku (and Kubernetes by default) SIGKILL 30 s after SIGTERM.

@@ -39,7 +39,7 @@ from devtools.processes import free_port, running_process
 from devtools.programs import require_program, unavailable
 from release.index import Index
 from tests.conftest import API, ARTICLE_ROW
-from tests.release.test_private_index import USER
+from tests.release.conftest import USER
 from tests.test_metrics import predictions_counted_by_each_scrape
 from tests.test_server import BODY, post_head, read_answer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from devtools import REPO_ROOT
 
-MANIFESTS = sorted((REPO_ROOT / "deploy" / "kubernetes").glob("*.yaml"))
+KUBERNETES_DIR = REPO_ROOT / "deploy" / "kubernetes"
+MANIFESTS = sorted([*KUBERNETES_DIR.glob("*.yaml"), *KUBERNETES_DIR.glob("canary/*.yaml")])
 # The oldest version the manifests support (the preStop sleep action) and kubernetes-validate's newest.
 KUBERNETES_VERSIONS = ("1.30.0", None)
 VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
@@ -29,7 +31,7 @@ def test_the_manifests_are_there() -> None:
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS, ids=lambda version: version or "latest")
-@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda path: path.name)
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda path: str(path.relative_to(KUBERNETES_DIR)))
 def test_manifest_validates_strictly(manifest: Path, version: str | None) -> None:
     result = validate(manifest, version)
     output = result.stdout + result.stderr
@@ -55,3 +57,26 @@ def test_the_probes_ask_routes_the_service_answers(client: TestClient) -> None:
     assert {"/v2/health/ready", "/v2/health/live"} <= probed
     for path in probed:
         assert client.get(path).status_code == 200, path
+
+
+def pod_spec(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    [deployment] = yaml.safe_load_all((KUBERNETES_DIR / name).read_text())
+    template = deployment["spec"]["template"]
+    return template["metadata"], template["spec"]
+
+
+def test_the_canary_is_the_stable_pod_with_another_image_under_the_same_service() -> None:
+    stable_metadata, stable = pod_spec("deployment.yaml")
+    canary_metadata, canary = pod_spec("canary/deployment.yaml")
+    [stable_container], [canary_container] = stable["containers"], canary["containers"]
+    assert canary_container["image"] != stable_container["image"]
+    # Everything else is the stable pod's: the canary differs by its model only.
+    assert {**canary, "containers": [{**canary_container, "image": None}]} == {
+        **stable,
+        "containers": [{**stable_container, "image": None}],
+    }
+    assert canary_metadata["annotations"] == stable_metadata["annotations"]
+    [service] = yaml.safe_load_all((REPO_ROOT / "deploy" / "kubernetes" / "service.yaml").read_text())
+    selector = service["spec"]["selector"].items()
+    assert selector <= canary_metadata["labels"].items()
+    assert canary_metadata["labels"]["track"] == "canary"

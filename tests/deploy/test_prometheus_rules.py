@@ -52,6 +52,18 @@ def test_rule_unit_tests_pass(promtool: str) -> None:
         ),
         pytest.param("http_5xx_ratio:5m > 0.05", "http_5xx_ratio:5m > 0.5", id="error threshold raised"),
         pytest.param("p99_5m > 1\n", "p99_5m > 2\n", id="latency threshold raised"),
+        pytest.param(
+            "canary_class_mix_tvd:30m > 0.1", "canary_class_mix_tvd:30m > 0.3", id="class mix threshold raised"
+        ),
+        pytest.param('{track="canary"} >= 500', '{track="canary"} >= 100', id="canary row minimum lowered"),
+        pytest.param("0.5 * sum (", "sum (", id="class mix distance not halved"),
+        pytest.param(
+            'class_share:30m{track="canary"} or on (class) 0 *',
+            'class_share:30m{track="canary"} or on (class) 1 *',
+            id="missing class not counted as 0",
+        ),
+        pytest.param("\n            > 0.01\n", "\n            > 0.1\n", id="canary error threshold raised"),
+        pytest.param('{track="canary"} >= 100', '{track="canary"} >= 10', id="canary request minimum lowered"),
     ],
 )
 def test_rule_unit_tests_catch_a_broken_rule(promtool: str, tmp_path: Path, original: str, broken: str) -> None:

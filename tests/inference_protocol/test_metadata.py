@@ -65,3 +65,10 @@ def test_unknown_model_or_version_is_404(name: str, version: str | None, message
     with pytest.raises(ProtocolError) as caught:
         check_model(name, version)
     assert (caught.value.status, caught.value.message) == (404, message)
+
+
+def test_model_metadata_shows_the_diff_against_the_previous_version() -> None:
+    # The shipped card (0.3.0) predates release diffs; a published card records one (release.publish).
+    assert model_metadata().parameters == {}
+    changes = {"previous_version": "0.3.0", "cars": 1728, "flips": 7, "transitions": {"unacc -> acc": 7}}
+    assert model_metadata(changes=changes).parameters == {"changes_from_previous": changes}

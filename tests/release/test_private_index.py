@@ -30,46 +30,17 @@ from car_evaluation_model.processing.data_manager import file_sha256
 from devtools import REPO_ROOT
 from devtools.procfile import web_command
 from devtools.service import running_server
-from release.build import MODEL_PACKAGE, build_distributions
+from release.build import MODEL_PACKAGE
 from release.environment import isolated_pip_env
 from release.index import Index, package_index
 from release.publish import upload
 from tests.conftest import API, ARTICLE_ROW
+from tests.release.conftest import USER, twine_env
 
 pytestmark = pytest.mark.e2e
 
-USER = "release-bot"
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
 GENUINE_CARD = next((MODEL_PACKAGE / "car_evaluation_model" / "trained_models").glob("*.json"))
-
-
-@pytest.fixture(scope="module")
-def password() -> str:
-    return secrets.token_urlsafe(18)
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("release")
-
-
-@pytest.fixture(scope="module")
-def genuine(workdir: Path) -> tuple[Path, Path]:
-    return build_distributions(workdir / "dist")
-
-
-def twine_env(index: Index, user: str | None, password: str | None) -> dict[str, str]:
-    credentials = {"TWINE_USERNAME": user or "", "TWINE_PASSWORD": password or ""}
-    return isolated_pip_env(TWINE_REPOSITORY_URL=index.url, **credentials)
-
-
-@pytest.fixture(scope="module")
-def private_index(workdir: Path, genuine: tuple[Path, Path], password: str) -> Iterator[Index]:
-    with package_index(workdir / "private", credentials=(USER, password), log_path=workdir / "private.log") as index:
-        published = upload(list(genuine), env=twine_env(index, USER, password))
-        assert published.returncode == 0, published.stdout + published.stderr
-        assert password not in published.stdout + published.stderr
-        yield index
 
 
 def impostor_wheel(out_dir: Path, version: str) -> Path:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # FastAPI's OpenTelemetry spans and metrics, for an OpenTelemetry SDK set up around the
     # service. Off, FastAPI does not look for one on every request (4% of a one-row request).
     OTEL_ENABLED: bool = False
+    # The garbage collector tuned while the app runs (app/collector.py): a tenth of a 1000-row request.
+    GC_TUNING: bool = True
     # The server's own limits (app/server_protocol.py, app/serve.py).
     MAX_REQUEST_HEADER_BYTES: int = Field(default=32 * 1024, ge=1024)
     REQUEST_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)

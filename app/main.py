@@ -20,7 +20,8 @@ from loguru import logger
 
 from app import __version__ as api_version
 from app.access_log import access_log_for
-from app.api.main import api_router, root_routers
+from app.api.main import routers
+from app.collector import collector_tuned
 from app.config import SETTINGS_STATE_KEY, Settings, settings
 from app.errors import install_error_handlers
 from app.inference_protocol.schemas import InferenceRequest
@@ -44,7 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
         logger.error("model not loaded: {}", error)
     # A second Ctrl+C makes uvicorn skip the app's shutdown and cancel it as the process ends:
     # it still runs, and the app ends as it does after one Ctrl+C.
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError), collector_tuned(app.state.settings.GC_TUNING):
         # The lifespan state reaches the server too: its protocol reads its limits from it.
         yield {SETTINGS_STATE_KEY: app.state.settings}
     if app.state.access_log is not None:
@@ -84,9 +85,8 @@ def create_app(settings: Settings = settings) -> FastAPI:
         RequestContextMiddleware, metrics=metrics, access_log=access_log
     )  # outermost: id, metrics, log line
     install_error_handlers(app)
-    app.include_router(api_router, prefix=settings.API_V1_STR)
-    for router in root_routers:
-        app.include_router(router)
+    for router, under_api_prefix in routers:
+        app.include_router(router, prefix=settings.API_V1_STR if under_api_prefix else "")
     app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")
 

@@ -1,14 +1,19 @@
-"""The API's routers, as ``app.main`` includes them."""
+"""The routers, as ``app.main`` includes them, each with whether it goes under the API prefix.
+
+The first match wins, and FastAPI tries every route before it on every request: the hot
+routers come first. Each is included on its own (no router of routers): an included router is
+a node FastAPI matches through, one more per level of nesting.
+"""
+
+from fastapi import APIRouter
 
 from app.api.routes import explain, health, metrics, predict, v2
-from app.api.routing import RouterWithHead
 
-# Under the API prefix (/api/v1): the service's own API.
-api_router = RouterWithHead()
-api_router.include_router(predict.router)
-api_router.include_router(explain.router)
-api_router.include_router(health.router)
-
-# At the root: the Open Inference Protocol's /v2, as its clients expect it, and /metrics,
-# where Prometheus looks.
-root_routers = [v2.infer_router, v2.router, metrics.router]
+routers: list[tuple[APIRouter, bool]] = [
+    (predict.router, True),
+    (v2.infer_router, False),  # /v2, at the root as its clients expect it
+    (explain.router, True),
+    (health.router, True),
+    (v2.router, False),
+    (metrics.router, False),  # /metrics, where Prometheus looks
+]

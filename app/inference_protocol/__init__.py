@@ -19,7 +19,7 @@ this shape. The pydantic models in ``schemas`` check the JSON part of a request 
 bodies in the OpenAPI schema. The body must be accepted without a Content-Type (tritonclient sends none).
 """
 
-from app.inference_protocol.binary import HEADER
+from app.inference_protocol.binary import JSON_LENGTH_HEADER
 from app.inference_protocol.errors import PATH_PREFIX, ProtocolError
 from app.inference_protocol.metadata import (
     EXTENSIONS,
@@ -36,7 +36,7 @@ from app.inference_protocol.response import EncodedResponse, encode_infer_respon
 
 __all__ = [
     "EXTENSIONS",
-    "HEADER",
+    "JSON_LENGTH_HEADER",
     "MODEL_NAME",
     "OUTPUT_NAMES",
     "PATH_PREFIX",

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from app.inference_protocol.errors import bad_request
 from car_evaluation_model.processing.validation import shown
 
-HEADER = "Inference-Header-Content-Length"
+JSON_LENGTH_HEADER = "Inference-Header-Content-Length"
 _LENGTH_PREFIX = struct.Struct("<I")
 _DECIMAL = re.compile(r"[0-9]{1,19}")  # ASCII digits only; str.isdecimal() accepts other scripts' digits
 
@@ -24,13 +24,15 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes | N
     if header_length is None:
         return body, None
     if not _DECIMAL.fullmatch(header_length):
-        raise bad_request(f"{HEADER} must be a non-negative integer, not {shown(header_length)}")
+        raise bad_request(f"{JSON_LENGTH_HEADER} must be a non-negative integer, not {shown(header_length)}")
     json_length = int(header_length)
     if json_length == 0:
         # Triton's "raw binary request" (no JSON at all) only suits models with one input.
-        raise bad_request(f"{HEADER}: 0 (a raw binary request) is not supported: this model has several inputs")
+        raise bad_request(
+            f"{JSON_LENGTH_HEADER}: 0 (a raw binary request) is not supported: this model has several inputs"
+        )
     if json_length > len(body):
-        raise bad_request(f"{HEADER} is {json_length} but the body has only {len(body)} bytes")
+        raise bad_request(f"{JSON_LENGTH_HEADER} is {json_length} but the body has only {len(body)} bytes")
     return body[:json_length], body[json_length:]
 
 

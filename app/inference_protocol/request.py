@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from app.inference_protocol.binary import HEADER, decode_bytes_elements, split_body
+from app.inference_protocol.binary import JSON_LENGTH_HEADER, decode_bytes_elements, split_body
 from app.inference_protocol.errors import bad_request
 from app.inference_protocol.metadata import OUTPUT_NAMES
 from app.inference_protocol.schemas import InferenceRequest, Parameters, RequestInput
@@ -92,7 +92,9 @@ class _BinaryTail:
 
     def take(self, tensor: str, size: object) -> bytes:
         if self._tail is None:
-            raise bad_request(f"input {tensor!r} has binary_data_size but the request has no {HEADER} header")
+            raise bad_request(
+                f"input {tensor!r} has binary_data_size but the request has no {JSON_LENGTH_HEADER} header"
+            )
         if type(size) is not int or size < 0:
             raise bad_request(f"input {tensor!r}: binary_data_size must be a non-negative integer, not {shown(size)}")
         left = len(self._tail) - self._offset

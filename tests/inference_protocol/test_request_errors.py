@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.inference_protocol import HEADER, ProtocolError, decode_infer_request
+from app.inference_protocol import JSON_LENGTH_HEADER, ProtocolError, decode_infer_request
 from tests.inference_protocol.clients import ALL_CARS, triton_request
 
 TWO_CARS = ALL_CARS.iloc[[0, 1727]].reset_index(drop=True)
@@ -158,19 +158,19 @@ CASES: dict[str, tuple[tuple[bytes, str | None], list[str]]] = {
     ),
     "binary_data_size without the header": (
         spoiled(lambda body: tensor(body, "buying").update(data=None, parameters={"binary_data_size": 0})),
-        [f"input 'buying' has binary_data_size but the request has no {HEADER} header"],
+        [f"input 'buying' has binary_data_size but the request has no {JSON_LENGTH_HEADER} header"],
     ),
     "header length larger than the body": (
         unspoiled_binary_request("100000"),
-        [f"{HEADER} is 100000 but the body has only"],
+        [f"{JSON_LENGTH_HEADER} is 100000 but the body has only"],
     ),
     "header length not a number": (
         unspoiled_binary_request("12a"),
-        [f"{HEADER} must be a non-negative integer, not '12a'"],
+        [f"{JSON_LENGTH_HEADER} must be a non-negative integer, not '12a'"],
     ),
     "header length of a raw binary request": (
         unspoiled_binary_request("0"),
-        [f"{HEADER}: 0 (a raw binary request) is not supported"],
+        [f"{JSON_LENGTH_HEADER}: 0 (a raw binary request) is not supported"],
     ),
     "element length past the end": (
         binary_request(lambda body, start: set_length(body, start + 4 + len("low"), 1000)),

@@ -24,7 +24,7 @@ from app.api.request_body import read_body
 from app.api.routing import DirectRoute, RouterWithHead
 from app.errors import JSON_MEDIA_TYPE
 from app.inference_protocol import (
-    HEADER,
+    JSON_LENGTH_HEADER,
     MODEL_NAME,
     PATH_PREFIX,
     check_model,
@@ -56,7 +56,7 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {
     404: {"model": InferenceErrorResponse, "description": "No such model or version."}
 }
-HEADER_KEY = HEADER.lower().encode()  # as ASGI spells header names
+JSON_LENGTH_HEADER_KEY = JSON_LENGTH_HEADER.lower().encode()  # as ASGI spells header names
 
 
 def documented(path: str, **extra: Any) -> dict[str, Any]:
@@ -150,10 +150,11 @@ async def infer(request: Request, _: RequestedModel, settings: SettingsDep, metr
     (the binary tensor data extension, tritonclient's default), and so may the outputs.
     """
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
-    inference = decode_infer_request(body, header(request.scope, HEADER_KEY), max_rows=settings.MAX_ROWS_PER_REQUEST)
+    json_length = header(request.scope, JSON_LENGTH_HEADER_KEY)
+    inference = decode_infer_request(body, json_length, max_rows=settings.MAX_ROWS_PER_REQUEST)
     result = await predict(request, metrics, inference.inputs, api="v2")
     encoded = encode_infer_response(
         inference, result["predictions"] or [], result["probabilities"] or [], model_version=result["version"]
     )
-    headers = {} if encoded.header_length is None else {HEADER: str(encoded.header_length)}
+    headers = {} if encoded.header_length is None else {JSON_LENGTH_HEADER: str(encoded.header_length)}
     return Response(encoded.body, media_type=encoded.content_type, headers=headers)

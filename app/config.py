@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     ACCESS_LOG: bool = True  # one line per request; off where the proxy in front logs them
     MAX_ROWS_PER_REQUEST: int = Field(default=10_000, ge=1)
     MAX_REQUEST_BODY_BYTES: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # POST /api/v1/predict/file: the uploaded file's size (413 past it) and rows (422 past it).
+    MAX_UPLOAD_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024)
+    MAX_UPLOAD_ROWS: int = Field(default=1_000_000, ge=1)
     METRICS_ENABLED: bool = True  # Prometheus metrics at /metrics (app/metrics.py)
     # FastAPI's OpenTelemetry spans and metrics, for an OpenTelemetry SDK set up around the
     # service. Off, FastAPI does not look for one on every request (4% of a one-row request).

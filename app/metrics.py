@@ -234,10 +234,13 @@ class ServiceMetrics:
         return child
 
     def rejected_rows(self, errors: Iterable[RowError]) -> None:
-        for error in errors:
-            field = error["field"]
+        self.rejected_problems(Tally((error["field"], error["type"]) for error in errors))
+
+    def rejected_problems(self, problems: Mapping[tuple[str | None, str], int]) -> None:
+        """Problems counted by (field, type): a scored file's rows refused field by field."""
+        for (field, type_), count in problems.items():
             label = field if field in self._features else ("inputs" if field is None else "other")
-            self._child(self.rejected, label, error["type"]).inc()
+            self._child(self.rejected, label, type_).inc(count)
 
     @staticmethod
     def worker_exited() -> None:
@@ -269,6 +272,9 @@ class NoMetrics:
         pass
 
     def rejected_rows(self, errors: Iterable[RowError]) -> None:
+        pass
+
+    def rejected_problems(self, problems: Mapping[tuple[str | None, str], int]) -> None:
         pass
 
     def exposition(self) -> Response:

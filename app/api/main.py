@@ -7,12 +7,13 @@ a node FastAPI matches through, one more per level of nesting.
 
 from fastapi import APIRouter
 
-from app.api.routes import explain, health, metrics, predict, v2
+from app.api.routes import explain, health, metrics, predict, predict_file, v2
 
 routers: list[tuple[APIRouter, bool]] = [
     (predict.router, True),
     (v2.infer_router, False),  # /v2, at the root as its clients expect it
     (explain.router, True),
+    (predict_file.router, True),
     (health.router, True),
     (v2.router, False),
     (metrics.router, False),  # /metrics, where Prometheus looks

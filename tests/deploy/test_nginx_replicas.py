@@ -14,9 +14,12 @@ import signal
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+
+import pytest
 
 from devtools.nginx import RunningNginx
 from tests.conftest import API, ARTICLE_ROW
@@ -24,6 +27,7 @@ from tests.deploy.conftest import Replica
 from tests.deploy.load import SteadyLoad
 
 PREDICT_PATH = f"{API}/predict"
+FILE_PATH = f"{API}/predict/file"
 PREFIX = "/car-evaluation"
 # fail_timeout in the config (5 s) plus a margin: by then nginx tries a restarted replica again.
 BACK_IN_ROTATION_S = 15.0
@@ -226,6 +230,10 @@ def test_page_and_docs_work_behind_https_and_under_a_prefix(proxy: RunningNginx)
                 assert urlsplit(url).path.startswith(f"{prefix}/"), (page, link)
                 if url.endswith(PREDICT_PATH):
                     assert predict_once(url.removesuffix(PREDICT_PATH)) == 200
+                elif url.endswith(FILE_PATH):  # POST only: the app's 405 shows the link reaches it
+                    with pytest.raises(urllib.error.HTTPError) as refused:
+                        urllib.request.urlopen(url, timeout=10)
+                    assert (refused.value.code, refused.value.headers["Allow"]) == (405, "POST")
                 else:
                     with urllib.request.urlopen(url, timeout=10) as asset:
                         assert asset.status == 200, url

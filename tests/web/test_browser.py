@@ -83,7 +83,7 @@ def test_a_value_the_model_does_not_know_shows_the_api_error(page: Any) -> None:
 def test_docs_render_offline_and_try_it_out_works(page: Any) -> None:
     page.goto("/docs")
     # Operations found by what a person sees, their method and path, not by generated ids.
-    predict = page.locator(".opblock-post", has_text=f"{API}/predict")
+    predict = page.locator(f'.opblock-post:has(.opblock-summary-path[data-path="{API}/predict"])')
     predict.wait_for()
     assert page.locator(".opblock-get", has_text=f"{API}/health").is_visible()
     predict.locator(".opblock-summary").click()

@@ -1,4 +1,5 @@
 // The prediction form: send the six chosen values to the API, show the answer and why.
+// The file form: upload a CSV or Parquet file, show its counts, offer the scored file.
 "use strict";
 
 const form = document.getElementById("predict-form");
@@ -93,5 +94,56 @@ form.addEventListener("submit", async (event) => {
     if (explained.ok) showExplanation(explained.body.explanations[0]);
   } catch (error) {
     showError("The service could not be reached: " + error.message);
+  }
+});
+
+const fileForm = document.getElementById("file-form");
+const fileError = document.getElementById("file-error");
+const fileResult = document.getElementById("file-result");
+const fileDownload = document.getElementById("file-download");
+
+function showFileError(message) {
+  fileResult.hidden = true;
+  fileError.textContent = message;
+  fileError.hidden = false;
+}
+
+function downloadName(response) {
+  // The service names the file: attachment; filename="cars.scored.csv".
+  const match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  return match ? match[1] : "scored";
+}
+
+fileForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = document.getElementById("file-input");
+  if (!input.files.length) {
+    showFileError("Choose a .csv or .parquet file first.");
+    return;
+  }
+  const body = new FormData();
+  body.append("file", input.files[0]);
+  try {
+    const response = await fetch(fileForm.dataset.api, { method: "POST", body });
+    if (!response.ok) {
+      showFileError(describeErrors(await response.json().catch(() => null)));
+      return;
+    }
+    const rows = Number(response.headers.get("X-Rows"));
+    const rejected = Number(response.headers.get("X-Rows-Rejected"));
+    const classes = JSON.parse(response.headers.get("X-Class-Counts") || "{}");
+    document.getElementById("file-rows").textContent = rows;
+    document.getElementById("file-scored").textContent = rows - rejected;
+    document.getElementById("file-rejected").textContent = rejected;
+    for (const row of document.querySelectorAll("#file-classes tbody tr")) {
+      row.querySelector(".count").textContent = classes[row.dataset.class] ?? 0;
+    }
+    if (fileDownload.href.startsWith("blob:")) URL.revokeObjectURL(fileDownload.href);
+    fileDownload.href = URL.createObjectURL(await response.blob());
+    fileDownload.download = downloadName(response);
+    fileError.hidden = true;
+    fileResult.hidden = false;
+  } catch (error) {
+    showFileError("The service could not be reached: " + error.message);
   }
 });

@@ -1,0 +1,275 @@
+"""Batch scoring benchmark: rows/s of each batch path on one generated Parquet file.
+
+    python -m bench.batch [--rows 10000000] [--baseline-rows 1000000] [--workdir DIR]
+
+Generates a deterministic Parquet file of cars (an ``id`` column, 0.1% invalid rows) and
+prints rows/s for: the floor (read it and write a file of the output's size with pyarrow,
+scoring nothing), the command line, Spark (``local[2]``, ``mapInArrow``), Dask (two worker
+processes), and what users write today, the scikit-learn pipeline's ``predict_proba`` per
+chunk and per partition in Spark's ``mapInPandas`` (on the first ``--baseline-rows`` rows:
+they are slow). Also the command's peak memory for the whole file and for the first
+``--baseline-rows`` rows, and the issue's goals: the command at least 0.5x the floor, Spark
+at least 10x ``mapInPandas``, the command's peak for the file at most 1.5x its peak for the
+smaller one. A script that prints figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from distributed import Client, LocalCluster
+from pyspark.sql import SparkSession
+
+from car_evaluation_model import dask as dask_scoring
+from car_evaluation_model import spark as spark_scoring
+from car_evaluation_model.batch import output_fields
+from car_evaluation_model.batch_files import DEFAULT_CHUNK_ROWS
+from car_evaluation_model.config.core import config
+from car_evaluation_model.predict import trained_pipeline
+from car_evaluation_model.prediction_table import class_columns
+from devtools.spark import local_session
+
+SEED = 19
+INVALID_SHARE = 0.001
+GENERATE_ROWS = 1_000_000  # rows generated and written at a time
+# Row groups that Spark can split between its two cores, in the small file too.
+ROW_GROUP_ROWS = 250_000
+COMMAND = Path(sys.executable).with_name("car-evaluation-model")
+
+
+def generate(path: Path, rows: int) -> None:
+    """``rows`` random cars with an id; 0.1% of them with a misspelled or missing value."""
+    rng = np.random.default_rng(SEED)
+    features = config.model.features
+    schema = pa.schema([pa.field("id", pa.int64()), *(pa.field(feature.name, pa.string()) for feature in features)])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, GENERATE_ROWS):
+            count = min(GENERATE_ROWS, rows - start)
+            columns = [pa.array(np.arange(start, start + count))]
+            for feature in features:
+                spellings = [*feature.values, feature.values[0].upper(), None]  # the last two are invalid
+                weights = np.full(len(spellings), (1 - INVALID_SHARE / len(features)) / len(feature.values))
+                weights[-2:] = INVALID_SHARE / len(features) / 2
+                choice = rng.choice(len(spellings), size=count, p=weights / weights.sum())
+                columns.append(pa.array(np.asarray(spellings, dtype=object)[choice], pa.string()))
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    rows: int
+    seconds: float
+    peak_rss_mib: float | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def timed(name: str, rows: int, run: Callable[[], object]) -> Measure:
+    started = time.perf_counter()
+    run()
+    return Measure(name, rows, time.perf_counter() - started)
+
+
+def floor(source: Path, target: Path) -> None:
+    """Read the file and write one of the output's size and kinds of column, scoring nothing."""
+    added = output_fields(config.model.classes)
+    rng = np.random.default_rng(SEED)
+    floats = rng.random(DEFAULT_CHUNK_ROWS)  # probabilities' entropy without computing any
+    reader = pq.ParquetFile(source)
+    writer: pq.ParquetWriter | None = None
+    for chunk in reader.iter_batches(batch_size=DEFAULT_CHUNK_ROWS):
+        rows = chunk.num_rows
+        extra = [
+            chunk.column(1),  # a string column as wide as the predictions
+            *(pa.array(floats[:rows]) for _ in config.model.classes),
+            pa.nulls(rows, pa.string()),
+        ]
+        out = pa.Table.from_arrays([*chunk.columns, *extra], schema=pa.schema([*chunk.schema, *added]))
+        writer = writer or pq.ParquetWriter(target, out.schema)
+        writer.write_table(out)
+    if writer is not None:
+        writer.close()
+
+
+def command(source: Path, target: Path, rows: int) -> Measure:
+    """The console script in a process of its own; its peak memory from the kernel (``wait4``)."""
+    started = time.perf_counter()
+    process = subprocess.Popen([str(COMMAND), "score", str(source), str(target)], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"the command failed on {source} ({process.returncode})")
+    return Measure(f"command line, {rows:,} rows", rows, seconds, usage.ru_maxrss / 1024)
+
+
+def pipeline_per_chunk(source: Path, target: Path) -> None:
+    """What a user writes today: pandas chunks through the pipeline, invalid rows left out of it."""
+    pipeline = trained_pipeline()
+    allowed = config.model.allowed_values
+    classes = config.model.classes
+    columns = class_columns(pipeline, classes)
+    writer: pq.ParquetWriter | None = None
+    for chunk in pq.ParquetFile(source).iter_batches(batch_size=DEFAULT_CHUNK_ROWS):
+        frame = chunk.to_pandas()
+        frame = _with_pipeline_probabilities(frame, pipeline, allowed, classes, columns)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        writer = writer or pq.ParquetWriter(target, table.schema)
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()
+
+
+def _with_pipeline_probabilities(
+    frame: pd.DataFrame,
+    pipeline: object,
+    allowed: dict[str, tuple[str, ...]],
+    classes: Sequence[str],
+    columns: list[int],
+) -> pd.DataFrame:
+    valid = np.logical_and.reduce([frame[name].isin(values).to_numpy() for name, values in allowed.items()])
+    probabilities = np.full((len(frame), len(classes)), np.nan)
+    if valid.any():
+        probabilities[valid] = pipeline.predict_proba(frame.loc[valid, list(allowed)])[:, columns]  # type: ignore[attr-defined]
+    for index, label in enumerate(classes):
+        frame[f"probability_{label}"] = probabilities[:, index]
+    return frame
+
+
+def spark_session() -> SparkSession:
+    # A partition per row group or so, so that both cores work on either file.
+    session = local_session(
+        "car-evaluation-bench",
+        **{"spark.driver.memory": "2g", "spark.sql.files.maxPartitionBytes": str(2 * 1024 * 1024)},
+    )
+    session.range(1000).count()  # the JVM's start and first job, out of either timing
+    return session
+
+
+def spark_map_in_pandas(spark: SparkSession, source: Path, target: Path) -> None:
+    pipeline = trained_pipeline()
+    allowed = config.model.allowed_values
+    classes = config.model.classes
+    columns = class_columns(pipeline, classes)
+    frame = spark.read.parquet(str(source))
+    schema = ", ".join(
+        [*(f"{field.name} {field.dataType.simpleString()}" for field in frame.schema.fields)]
+        + [f"probability_{label} double" for label in classes]
+    )
+
+    def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for part in frames:
+            yield _with_pipeline_probabilities(part, pipeline, allowed, classes, columns)
+
+    frame.mapInPandas(score_partition, schema).write.mode("overwrite").parquet(str(target))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--baseline-rows", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    arguments = parser.parse_args()
+    rows, small_rows = arguments.rows, min(arguments.baseline_rows, arguments.rows)
+    workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="car-evaluation-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    source, small = workdir / "cars.parquet", workdir / "cars-small.parquet"
+    try:
+        print(f"generating {rows:,} rows in {workdir} ...", flush=True)
+        generate(source, rows)
+        generate(small, small_rows)
+        measures = [
+            timed("floor: pyarrow read + write, no scoring", rows, lambda: floor(source, workdir / "floor.parquet"))
+        ]
+        measures.append(command(source, workdir / "scored.parquet", rows))
+        measures.append(command(small, workdir / "scored-small.parquet", small_rows))
+        measures.append(
+            timed(
+                f"pipeline predict_proba per chunk, {small_rows:,} rows",
+                small_rows,
+                lambda: pipeline_per_chunk(small, workdir / "pipeline.parquet"),
+            )
+        )
+        spark = spark_session()
+        try:
+            # Steady state for both Spark timings: the Python workers started, the model loaded in each.
+            spark_scoring.score(spark.read.parquet(str(small))).write.format("noop").mode("overwrite").save()
+            measures.append(
+                timed(
+                    "Spark local[2], mapInArrow (spark.score)",
+                    rows,
+                    lambda: (
+                        spark_scoring.score(spark.read.parquet(str(source)))
+                        .write.mode("overwrite")
+                        .parquet(str(workdir / "spark"))
+                    ),
+                )
+            )
+            measures.append(
+                timed(
+                    f"Spark local[2], pipeline in mapInPandas, {small_rows:,} rows",
+                    small_rows,
+                    lambda: spark_map_in_pandas(spark, small, workdir / "spark-pandas"),
+                )
+            )
+        finally:
+            spark.stop()
+        with (
+            LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+            measures.append(
+                timed(
+                    "Dask, 2 worker processes (dask.score)",
+                    rows,
+                    lambda: dask_scoring.score(dd.read_parquet(source)).to_parquet(workdir / "dask"),
+                )
+            )
+        report(measures)
+    finally:
+        if arguments.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(measures: list[Measure]) -> None:
+    floor_speed = measures[0].rows_per_second
+    print("\n| path | rows | seconds | rows/s | x floor | peak RSS |\n|---|--:|--:|--:|--:|--:|")
+    for measure in measures:
+        peak = f"{measure.peak_rss_mib:,.0f} MiB" if measure.peak_rss_mib is not None else ""
+        print(
+            f"| {measure.name} | {measure.rows:,} | {measure.seconds:.1f} | {measure.rows_per_second:,.0f} "
+            f"| {measure.rows_per_second / floor_speed:.2f} | {peak} |"
+        )
+    command_large, command_small = measures[1], measures[2]
+    spark, spark_pandas = measures[4], measures[5]
+    assert command_large.peak_rss_mib is not None
+    assert command_small.peak_rss_mib is not None
+    print(
+        f"\ngoals: command line {command_large.rows_per_second / floor_speed:.2f}x the floor (>= 0.5); "
+        f"Spark {spark.rows_per_second / spark_pandas.rows_per_second:.1f}x mapInPandas (>= 10); "
+        f"command's peak memory {command_large.peak_rss_mib / command_small.peak_rss_mib:.2f}x "
+        f"for {command_large.rows:,} rows as for {command_small.rows:,} (<= 1.5)"
+    )
+
+
+if __name__ == "__main__":
+    main()

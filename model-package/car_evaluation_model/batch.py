@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from car_evaluation_model.config.core import config
 from car_evaluation_model.domain import Domain, FeatureValues, domain_of
 from car_evaluation_model.input_rows import InputRows
-from car_evaluation_model.predict import trained_predictor
+from car_evaluation_model.predict import trained_table
 from car_evaluation_model.prediction_table import PredictionTable
 from car_evaluation_model.processing.validation import RowError
 
@@ -65,13 +65,6 @@ def output_fields(classes: Sequence[str]) -> list[pa.Field]:
         *(pa.field(f"{PROBABILITY_PREFIX}{label}", pa.float64()) for label in classes),
         pa.field(ERROR, pa.string()),
     ]
-
-
-def shipped_table() -> PredictionTable:
-    table = trained_predictor()
-    if not isinstance(table, PredictionTable):
-        raise TypeError("batch scoring needs the model's answers over its whole domain (a PredictionTable)")
-    return table
 
 
 @dataclass(frozen=True)
@@ -215,7 +208,7 @@ class ScoredTable:
         """Valid rows per predicted class, in the config's order, every class listed."""
         tally = pc.value_counts(self.table[PREDICTION].drop_null()).to_pylist()
         counted = {entry["values"]: entry["counts"] for entry in tally}
-        return {label: counted.get(label, 0) for label in shipped_table().classes}
+        return {label: counted.get(label, 0) for label in trained_table().classes}
 
     def input_rows(self) -> InputRows:
         """The valid rows, for monitoring (``InputRows``)."""
@@ -224,7 +217,7 @@ class ScoredTable:
 
 def score_arrow(table: pa.Table) -> ScoredTable:
     """``score`` of an Arrow table, with the rows' verdicts."""
-    predictions = shipped_table()
+    predictions = trained_table()
     domain = predictions.domain
     _check_columns(table.schema.names, domain, predictions.classes)
     verdicts = judge(domain, [encode_arrow(table.column(name)) for name in domain.feature_names])
@@ -246,7 +239,7 @@ def score(table: Table) -> Table:
         scored = score_arrow(pa.Table.from_batches([table])).table
         arrow = pa.RecordBatch.from_arrays([column.combine_chunks() for column in scored.columns], schema=scored.schema)
         return arrow
-    predictions = shipped_table()
+    predictions = trained_table()
     domain = predictions.domain
     _check_columns([str(name) for name in table.columns], domain, predictions.classes)
     verdicts = judge(domain, [encode_pandas(table[name]) for name in domain.feature_names])

@@ -30,8 +30,8 @@ from car_evaluation_model.batch import (
     OutputColumnsError,
     check_columns,
     score,
-    shipped_table,
 )
+from car_evaluation_model.predict import trained_table
 
 FileFormat = Literal["csv", "parquet"]
 FORMATS: dict[str, FileFormat] = {".csv": "csv", ".parquet": "parquet"}
@@ -270,7 +270,7 @@ def score_file(
         # Arrow reads and writes without the GIL: the model loads while the first chunk is
         # read, then each chunk is read and the one before written while another is scored.
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=2))
-        model = pool.submit(shipped_table)
+        model = pool.submit(trained_table)
         with readable(input_path.name):
             chunks = read_chunks(input_path, input_format, chunk_rows)
         total(chunks.rows)

@@ -57,12 +57,18 @@ def trained_predictor() -> Predictor:
 
 
 @cache
-def trained_explainer() -> ShapleyExplainer:
-    """The shipped model explained against its training data."""
+def trained_table() -> PredictionTable:
+    """The shipped model's answers over its whole domain: what explanations and batch scoring need."""
     predictor = trained_predictor()
     if not isinstance(predictor, PredictionTable):
-        raise TypeError("explanations need the model's answers over its whole domain (a PredictionTable)")
-    return ShapleyExplainer(predictor).fit(training_data())
+        raise TypeError("this needs the model's answers over its whole domain (a PredictionTable)")
+    return predictor
+
+
+@cache
+def trained_explainer() -> ShapleyExplainer:
+    """The shipped model explained against its training data."""
+    return ShapleyExplainer(trained_table()).fit(training_data())
 
 
 def warm_up() -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +28,7 @@ from fastapi.testclient import TestClient
 from car_evaluation_model import __version__, domain_of
 from car_evaluation_model.cli import main
 from car_evaluation_model.config.core import config
+from devtools.service import running_server
 from tests.conftest import API
 
 COMMAND = Path(sys.executable).with_name("car-evaluation-model")
@@ -254,3 +258,27 @@ def test_an_upload_counts_its_rows_in_the_metrics_as_predict_does(make_client: U
             )
     assert 'car_evaluation_rejected_inputs_total{field="safety",kind="value_not_allowed"} 4.0' in metrics
     assert 'car_evaluation_request_rows_count{api="v1"} 1.0' in metrics
+
+
+def test_health_answers_while_a_large_upload_is_scored(tmp_path: Path) -> None:
+    """The upload's reading, scoring and writing run off the event loop: other requests are answered meanwhile."""
+    content = csv_bytes(cars_table(600_000))  # about 25 MB: seconds of work
+    with running_server(tmp_path / "server.log") as server, ThreadPoolExecutor(max_workers=1) as pool:
+        upload = pool.submit(
+            httpx2.post,
+            f"{server.base_url}{URL}",
+            files={"file": ("cars.csv", content, "text/csv")},
+            timeout=120,
+        )
+        answered_meanwhile = 0
+        deadline = time.monotonic() + 120
+        while not upload.done() and time.monotonic() < deadline:
+            health = httpx2.get(f"{server.base_url}{API}/health", timeout=30)
+            assert health.status_code == 200
+            answered_meanwhile += not upload.done()
+        scored = upload.result()
+    assert scored.status_code == 200
+    assert scored.headers["X-Rows"] == "600000"
+    # Dozens while seconds of work go on; a blocked event loop would answer one or two at most.
+    print(f"\n{answered_meanwhile} health answers while the upload was scored")
+    assert answered_meanwhile >= 5

@@ -54,10 +54,6 @@ class OutputColumnsError(ValueError):
     """The input already has a column that scoring adds."""
 
 
-def output_columns(classes: Sequence[str]) -> list[str]:
-    return [PREDICTION, *(f"{PROBABILITY_PREFIX}{label}" for label in classes), ERROR]
-
-
 def output_fields(classes: Sequence[str]) -> list[pa.Field]:
     """The columns ``score`` adds, with their Arrow types."""
     return [
@@ -65,6 +61,10 @@ def output_fields(classes: Sequence[str]) -> list[pa.Field]:
         *(pa.field(f"{PROBABILITY_PREFIX}{label}", pa.float64()) for label in classes),
         pa.field(ERROR, pa.string()),
     ]
+
+
+def output_columns(classes: Sequence[str]) -> list[str]:
+    return [field.name for field in output_fields(classes)]
 
 
 @dataclass(frozen=True)

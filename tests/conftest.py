@@ -29,6 +29,21 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(autouse=True)
+def access_lines_written_by_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's module-wide client writes its waiting access lines as the test ends.
+
+    They wait up to ``FLUSH_SECONDS`` otherwise, and would land in the next test's captured
+    output (or among pytest's progress) instead of with the test whose requests they log.
+    """
+    test_client = request.getfixturevalue("client") if "client" in request.fixturenames else None
+    yield
+    if isinstance(test_client, TestClient) and test_client.portal is not None:
+        access_log = test_client.app.state.access_log  # type: ignore[attr-defined]  # the app under test
+        if access_log is not None:
+            test_client.portal.call(access_log.flush)
+
+
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
     """A client for an app built with other settings."""

@@ -10,7 +10,7 @@ chunk and per partition in Spark's ``mapInPandas`` (on the first ``--baseline-ro
 they are slow). Also the command's peak memory for the whole file and for the first
 ``--baseline-rows`` rows, and the issue's goals: the command at least 0.5x the floor, Spark
 at least 10x ``mapInPandas``, the command's peak for the file at most 1.5x its peak for the
-smaller one. A script that prints figures, not a test.
+smaller one. A script that prints figures, not a test; it writes them to bench/results/batch.md.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 from pyspark.sql import SparkSession
 
+from bench import results as results_file
 from car_evaluation_model import dask as dask_scoring
 from car_evaluation_model import spark as spark_scoring
 from car_evaluation_model.batch import output_fields
@@ -244,18 +245,19 @@ def main() -> None:
                     lambda: dask_scoring.score(dd.read_parquet(source)).to_parquet(workdir / "dask"),
                 )
             )
-        report(measures)
+        tables = report(measures)
+        print(f"\n{tables}\nresults: {results_file.write('batch', 'bench.batch', tables)}")
     finally:
         if arguments.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(measures: list[Measure]) -> None:
+def report(measures: list[Measure]) -> str:
     floor_speed = measures[0].rows_per_second
-    print("\n| path | rows | seconds | rows/s | x floor | peak RSS |\n|---|--:|--:|--:|--:|--:|")
+    lines = ["| path | rows | seconds | rows/s | x floor | peak RSS |", "|---|--:|--:|--:|--:|--:|"]
     for measure in measures:
         peak = f"{measure.peak_rss_mib:,.0f} MiB" if measure.peak_rss_mib is not None else ""
-        print(
+        lines.append(
             f"| {measure.name} | {measure.rows:,} | {measure.seconds:.1f} | {measure.rows_per_second:,.0f} "
             f"| {measure.rows_per_second / floor_speed:.2f} | {peak} |"
         )
@@ -263,12 +265,13 @@ def report(measures: list[Measure]) -> None:
     spark, spark_pandas = measures[4], measures[5]
     assert command_large.peak_rss_mib is not None
     assert command_small.peak_rss_mib is not None
-    print(
-        f"\ngoals: command line {command_large.rows_per_second / floor_speed:.2f}x the floor (>= 0.5); "
+    lines.append(
+        f"\nGoals: command line {command_large.rows_per_second / floor_speed:.2f}x the floor (>= 0.5); "
         f"Spark {spark.rows_per_second / spark_pandas.rows_per_second:.1f}x mapInPandas (>= 10); "
         f"command's peak memory {command_large.peak_rss_mib / command_small.peak_rss_mib:.2f}x "
-        f"for {command_large.rows:,} rows as for {command_small.rows:,} (<= 1.5)"
+        f"for {command_large.rows:,} rows as for {command_small.rows:,} (<= 1.5)."
     )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

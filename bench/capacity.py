@@ -7,7 +7,7 @@ the workers spread over the cores) and wrk (bench/run.py's settings: one thread 
 16 connections) posts 1-row and 1000-row requests for ``--seconds`` each. On a 2-core machine
 wrk shares a core with a worker, so the 2-worker figure understates what 2 dedicated cores give.
 Prints req/s, rows/s, p99, and the resident memory (VmRSS) of every process of the server,
-read after the runs.
+read after the runs, as Markdown tables; writes them to bench/results/capacity.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from app.config import settings
-from bench.run import ensure_wrk, request_body, run_wrk, wrk_script
+from bench import results as results_file
+from bench.run import CONNECTIONS, ensure_wrk, request_body, run_wrk, wrk_script
 from devtools.processes import free_port
 from devtools.service import running_server
 
@@ -59,26 +60,31 @@ def measure(workers: int, *, wrk: str, scripts: dict[int, Path], seconds: int, l
     return {"workers": workers, "runs": runs, "rss_bytes": rss}
 
 
-def report(results: list[dict[str, Any]]) -> str:
-    lines = [f"{'workers':>7} {'rows':>5} {'req/s':>9} {'rows/s':>11} {'p99':>9} {'x 1 worker':>10}"]
+def report(results: list[dict[str, Any]], *, seconds: int) -> str:
+    """Markdown: throughput per worker count and request size, then each process's resident memory."""
+    lines = [
+        f"`python -m app --workers N`, wrk on core 1 ({CONNECTIONS} connections), {seconds} s per point.",
+        "",
+        "| workers | rows/request | req/s | rows/s | p99 | x 1 worker |",
+        "|--:|--:|--:|--:|--:|--:|",
+    ]
     for rows in ROW_COUNTS:
         one = results[0]["runs"][rows]["requests_per_s"]
         for result in results:
             run = result["runs"][rows]
             lines.append(
-                f"{result['workers']:>7} {rows:>5} {run['requests_per_s']:>9.0f} {run['rows_per_s']:>11.0f} "
-                f"{run['p99_s'] * 1e3:>7.2f}ms {run['requests_per_s'] / one:>10.2f}"
-                + (f"  ({run['non_2xx']} non-2xx!)" if run["non_2xx"] else "")
+                f"| {result['workers']} | {rows:,} | {run['requests_per_s']:,.0f} | {run['rows_per_s']:,.0f} "
+                f"| {run['p99_s'] * 1e3:.2f} ms | {run['requests_per_s'] / one:.2f} |"
+                + (f" ({run['non_2xx']} non-2xx!)" if run["non_2xx"] else "")
             )
-    lines.append("")
+    lines += ["", "| workers | resident memory | processes (MB each) |", "|--:|--:|---|"]
     for result in results:
         sizes = [f"{size / 2**20:.0f}" for size in result["rss_bytes"].values()]
         total = sum(result["rss_bytes"].values()) / 2**20
-        lines.append(
-            f"{result['workers']} worker(s): RSS {total:.0f} MB in {len(sizes)} processes ({' + '.join(sizes)} MB)"
-        )
+        lines.append(f"| {result['workers']} | {total:.0f} MB | {len(sizes)}: {' + '.join(sizes)} |")
     extra = (sum(results[-1]["rss_bytes"].values()) - sum(results[0]["rss_bytes"].values())) / 2**20
-    lines.append(f"each extra worker: {extra / (results[-1]['workers'] - results[0]['workers']):.0f} MB")
+    per_worker = extra / (results[-1]["workers"] - results[0]["workers"])
+    lines += ["", f"Each extra worker: {per_worker:.0f} MB."]
     return "\n".join(lines)
 
 
@@ -96,9 +102,8 @@ def main() -> None:
             measure(workers, wrk=wrk, scripts=scripts, seconds=args.seconds, logs=directory)
             for workers in WORKER_COUNTS
         ]
-    setup = f"{args.seconds} s per point, {os.cpu_count()} cores"
-    print(f"\npython -m app --workers N, wrk on core 1 (16 connections), {setup}")
-    print(report(results))
+    tables = report(results, seconds=args.seconds)
+    print(f"\n{tables}\nresults: {results_file.write('capacity', 'bench.capacity', tables)}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
 Starts the service as the Procfile does (one worker) on 127.0.0.1, then, for ``--rounds``
 rounds, sends eight concurrent requests of 10,000 empty rows each (every row invalid) while
 another thread asks /api/v1/health every 20 ms; prints the health latencies (median, 99th
-percentile, maximum) with and without that load, and the size of the error answers. Every
-loop is bounded by the number of rounds.
+percentile, maximum) with and without that load, and the size of the error answers, as a
+Markdown table; writes it to bench/results/hostile.md. Every loop is bounded by the number of rounds.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from app.config import settings
+from bench import results as results_file
 from devtools.service import RunningServer, running_server
 
 CONCURRENT_REQUESTS = 8
@@ -48,12 +49,14 @@ def invalid_batch(server: RunningServer, body: bytes, sizes: list[int]) -> None:
         sizes.append(len(error.read()))
 
 
-def summary(latencies: list[float]) -> str:
+def table_row(label: str, latencies: list[float], sizes: list[int]) -> str:
+    """A Markdown row: the health checks' latencies under ``label``, and the refusals' sizes if any."""
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    refusals = f"{len(sizes)} of {min(sizes):,}-{max(sizes):,} bytes" if sizes else ""
     return (
-        f"{len(ordered)} health checks: median {statistics.median(ordered) * 1e3:.1f} ms, "
-        f"p99 {p99 * 1e3:.1f} ms, max {ordered[-1] * 1e3:.1f} ms"
+        f"| {label} | {len(ordered)} | {statistics.median(ordered) * 1e3:.1f} ms | {p99 * 1e3:.1f} ms "
+        f"| {ordered[-1] * 1e3:.1f} ms | {refusals} |"
     )
 
 
@@ -64,8 +67,12 @@ def main() -> None:
     body = json.dumps({"inputs": [{}] * ROWS}).encode()
     with tempfile.TemporaryDirectory() as scratch:
         command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", "$PORT"]
+        lines = [
+            "| while | health checks | median | p99 | max | error answers |",
+            "|---|--:|--:|--:|--:|---|",
+        ]
         with running_server(Path(scratch) / "server.log", command=["sh", "-c", " ".join(command)]) as server:
-            for label, loaded in (("idle", False), (f"{CONCURRENT_REQUESTS} x {ROWS} invalid rows in flight", True)):
+            for label, loaded in (("idle", False), (f"{CONCURRENT_REQUESTS} x {ROWS:,} invalid rows in flight", True)):
                 latencies: list[float] = []
                 sizes: list[int] = []
                 stop = threading.Event()
@@ -85,9 +92,9 @@ def main() -> None:
                         time.sleep(1.0)
                 stop.set()
                 checker.join()
-                print(f"{label:<40} {summary(latencies)}")
-                if sizes:
-                    print(f"{'':<40} {len(sizes)} error answers of {min(sizes)}-{max(sizes)} bytes")
+                lines.append(table_row(label, latencies, sizes))
+    tables = "\n".join(lines)
+    print(f"{tables}\nresults: {results_file.write('hostile', 'bench.hostile', tables)}")
 
 
 if __name__ == "__main__":

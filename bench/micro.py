@@ -1,4 +1,7 @@
-"""In-process micro-benchmarks: ``make_prediction`` (table) against the pipeline path; ``explain``."""
+"""In-process micro-benchmarks: ``make_prediction`` (table) against the pipeline path; ``explain``.
+
+Part of ``python -m bench.run``, whose results file holds their tables; run alone, it only prints them.
+"""
 
 from __future__ import annotations
 
@@ -54,23 +57,31 @@ def run_explain(quick: bool) -> dict[str, Any]:
 
 
 def report_explain(result: dict[str, Any]) -> str:
+    """Markdown: the explainer's fit (once, at start-up) and ``explain`` per size."""
     lines = [
-        "In process: explain (exact Shapley values and counterfactuals, precomputed at fit)",
-        f"  fit (at start-up, in warm_up): {format_seconds(result['fit_s'])}",
+        "In process: `explain` (exact Shapley values and counterfactuals, computed when the explainer is fitted).",
+        "",
+        "| step | time |",
+        "|---|--:|",
+        f"| fit, once at start-up (`warm_up`) | {format_seconds(result['fit_s'])} |",
     ]
-    lines += [f"  {rows:>5} rows: {format_seconds(seconds)}" for rows, seconds in result["explain_s"].items()]
+    for rows, seconds in result["explain_s"].items():
+        lines.append(f"| explain {rows:,} row(s) | {format_seconds(seconds)} |")
     return "\n".join(lines)
 
 
 def report(results: list[dict[str, Any]]) -> str:
+    """Markdown: ``make_prediction`` (the compiled table) against the pipeline path, per size."""
     lines = [
-        "In process: make_prediction (compiled table) vs validation + DataFrame + pipeline",
-        f"{'rows':>8} {'make_prediction':>16} {'pipeline':>12} {'speed-up':>9}",
+        "In process: `make_prediction` (the compiled table) against validation, a DataFrame and the pipeline.",
+        "",
+        "| rows | make_prediction | pipeline | speed-up |",
+        "|--:|--:|--:|--:|",
     ]
     for result in results:
         table, pipeline = result["make_prediction_s"], result["pipeline_s"]
         lines.append(
-            f"{result['rows']:>8} {format_seconds(table):>16} {format_seconds(pipeline):>12} {pipeline / table:>8.0f}x"
+            f"| {result['rows']:,} | {format_seconds(table)} | {format_seconds(pipeline)} | {pipeline / table:.0f}x |"
         )
     return "\n".join(lines)
 

@@ -6,8 +6,9 @@ Each server runs as one uvicorn worker pinned to core 0 (taskset); wrk runs pinn
 with 16 connections, for 1-, 100- and 1000-row requests, the servers in turn, in rounds (on a
 shared machine, the ratios between servers measured in one run are what to read). Every run
 is bounded by wrk's duration. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
-raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark; writes
-everything as JSON to bench/results/.
+raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark, as
+Markdown tables; writes them to bench/results/run.md (which the documentation includes) and
+the raw figures as JSON beside it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -34,6 +34,7 @@ from typing import Any
 from app.config import settings
 from app.schemas.predict import ARTICLE_EXAMPLE
 from bench import micro
+from bench import results as results_file
 from car_evaluation_model.processing.data_manager import load_dataset
 from devtools import REPO_ROOT
 from devtools.service import running_server
@@ -226,27 +227,36 @@ def combined(runs: list[dict[str, Any]], rows: int) -> dict[str, Any]:
     }
 
 
-def report(results: dict[str, dict[str, Any]]) -> str:
+def report(results: dict[str, dict[str, Any]], *, rounds: int, seconds: int) -> str:
+    """Markdown: every server at each request size, with ratios to (1) and (2); then memory and start-up."""
     ceiling, floor = results["(1) FastAPI constant"], results["(2) raw ASGI"]
     lines = [
-        f"{'server':<28} {'rows':>5} {'req/s':>9} {'rows/s':>11} {'p50':>9} {'p99':>9} "
-        f"{'x(1)':>6} {'x(2)':>6} {'p99 x(1)':>9}"
+        f"HTTP: one uvicorn worker on core 0, wrk on core 1, {CONNECTIONS} connections, "
+        f"{rounds} round(s) of {seconds} s per server, interleaved.",
+        "",
+        "| server | rows/request | req/s | rows/s | p50 | p99 | x (1) | x (2) | p99 x (1) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for rows in ROW_COUNTS:
         for name, result in results.items():
             run = result["runs"][rows]
             lines.append(
-                f"{name:<28} {rows:>5} {run['requests_per_s']:>9.0f} {run['rows_per_s']:>11.0f} "
-                f"{run['p50_s'] * 1e3:>7.2f}ms {run['p99_s'] * 1e3:>7.2f}ms "
-                f"{run['requests_per_s'] / ceiling['runs'][rows]['requests_per_s']:>6.2f} "
-                f"{run['requests_per_s'] / floor['runs'][rows]['requests_per_s']:>6.2f} "
-                f"{run['p99_s'] / ceiling['runs'][rows]['p99_s']:>9.2f}"
-                + (f"  ({run['non_2xx']} non-2xx!)" if run["non_2xx"] else "")
+                f"| {name} | {rows:,} | {run['requests_per_s']:,.0f} | {run['rows_per_s']:,.0f} "
+                f"| {run['p50_s'] * 1e3:.2f} ms | {run['p99_s'] * 1e3:.2f} ms "
+                f"| {run['requests_per_s'] / ceiling['runs'][rows]['requests_per_s']:.2f} "
+                f"| {run['requests_per_s'] / floor['runs'][rows]['requests_per_s']:.2f} "
+                f"| {run['p99_s'] / ceiling['runs'][rows]['p99_s']:.2f} |"
+                + (f" ({run['non_2xx']} non-2xx!)" if run["non_2xx"] else "")
             )
-        lines.append("")
-    lines.append(f"{'server':<28} {'peak RSS':>10} {'start-up to healthy':>20}")
+    lines += ["", "| server | peak RSS | start-up to healthy |", "|---|--:|--:|"]
     for name, result in results.items():
-        lines.append(f"{name:<28} {result['peak_rss_bytes'] / 2**20:>7.0f} MB {result['startup_s']:>18.2f} s")
+        lines.append(f"| {name} | {result['peak_rss_bytes'] / 2**20:.0f} MB | {result['startup_s']:.2f} s |")
+    return "\n".join(lines)
+
+
+def report_targets(checked: list[tuple[str, bool, str]]) -> str:
+    lines = ["| target | met | measured |", "|---|---|---|"]
+    lines += [f"| {label} | {'yes' if met else '**no**'} | {value} |" for label, met, value in checked]
     return "\n".join(lines)
 
 
@@ -302,17 +312,16 @@ def main() -> None:
     explained = micro.run_explain(quick=args.quick)
     checked = targets(results, in_process)
 
-    print(
-        "\nHTTP, one uvicorn worker on core 0, wrk on core 1, 16 connections, "
-        f"{rounds} rounds of {seconds} s per server, interleaved ({platform.python_version()}, {os.cpu_count()} cores)"
+    tables = "\n\n".join(
+        [
+            report(results, rounds=rounds, seconds=seconds),
+            micro.report(in_process),
+            micro.report_explain(explained),
+            report_targets(checked),
+        ]
     )
-    print(report(results))
-    print()
-    print(micro.report(in_process))
-    print(micro.report_explain(explained))
-    print("\nTargets")
-    for label, met, value in checked:
-        print(f"  {'met   ' if met else 'MISSED'} {label}: {value}")
+    print(tables)
+    print(f"\nresults: {results_file.write('run', 'bench.run', tables).relative_to(REPO_ROOT)}")
 
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -330,7 +339,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"\nresults: {out.relative_to(REPO_ROOT)}")
+    print(f"raw figures: {out.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

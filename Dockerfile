@@ -1,5 +1,5 @@
 # The service's image: the Procfile's web command on $PORT, as a non-root user, on a read-only
-# root filesystem (only /tmp needs to be writable). Build (README.md, "Container image"):
+# root filesystem (only /tmp needs to be writable). Build (docs/deploying.md, "Container image"):
 #
 #   docker build --secret id=pip_extra_index_url,env=PIP_EXTRA_INDEX_URL \
 #       --build-arg REVISION="$(git rev-parse HEAD)" -t car-evaluation:0.1.0 .

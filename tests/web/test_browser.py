@@ -14,6 +14,8 @@ from car_evaluation_model.processing.data_manager import load_dataset
 from tests.conftest import API
 
 FEATURES = config.model.feature_names
+# What the page calls each feature: its select's label, its bar's and its changes'.
+LABELS = {feature.name: feature.description.capitalize() for feature in config.model.features}
 
 
 def known_rows() -> list[dict[str, str]]:
@@ -28,7 +30,7 @@ def test_page_shows_the_model_and_its_quality(page: Any) -> None:
     assert page.locator("#model-version").inner_text() == model_version
     assert re.fullmatch(r"\d{2}\.\d{2}%", page.locator("#cv-accuracy").inner_text())
     for feature in config.model.features:
-        select = page.get_by_label(feature.description.capitalize())  # every select has a label
+        select = page.get_by_label(LABELS[feature.name])  # every select has a label
         options = select.locator("option").all_inner_texts()
         assert options[1:] == list(feature.values)
 
@@ -120,6 +122,7 @@ def test_the_explanation_shows_what_pushed_toward_the_verdict(page: Any, row: di
     largest = max(abs(value) for value in values.values())
     for feature, value in values.items():
         bar = page.locator(f'#shapley tr[data-feature="{feature}"]')
+        assert bar.locator("th").inner_text() == LABELS[feature]
         push = bar.locator(".push")
         assert push.get_attribute("class") == ("push toward" if value >= 0 else "push against")
         width = float(push.evaluate("element => element.style.width").removesuffix("%"))
@@ -128,7 +131,8 @@ def test_the_explanation_shows_what_pushed_toward_the_verdict(page: Any, row: di
     flips = page.locator("#flips li").all_inner_texts()
     if expected["counterfactuals"]:
         assert flips == [
-            f"{change['feature']} → {change['value']}: {change['prediction']} ({percent(change['probability'])})"
+            f"{LABELS[change['feature']]} → {change['value']}: {change['prediction']} "
+            f"({percent(change['probability'])})"
             for change in expected["counterfactuals"]
         ]
     else:

@@ -26,6 +26,11 @@ function showResult(label, probabilities) {
   resultBox.hidden = false;
 }
 
+// A feature as the page names it: the label of its bar (and of its select), not the API's name.
+function featureLabel(feature) {
+  return document.querySelector(`#shapley tr[data-feature="${feature}"] th`).textContent;
+}
+
 function showExplanation(explanation) {
   // The predicted class's Shapley values, as bars scaled to the largest one (half the width).
   const verdict = explanation.prediction;
@@ -45,7 +50,7 @@ function showExplanation(explanation) {
   flips.replaceChildren(
     ...explanation.counterfactuals.map((change) => {
       const item = document.createElement("li");
-      item.textContent = `${change.feature} → ${change.value}: ${change.prediction} (${percent(change.probability)})`;
+      item.textContent = `${featureLabel(change.feature)} → ${change.value}: ${change.prediction} (${percent(change.probability)})`;
       return item;
     }),
   );

@@ -31,10 +31,21 @@ class PredictResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    # What the service answers for ARTICLE_EXAMPLE, every digit (a test checks it).
                     "predictions": ["vgood", "unacc"],
                     "probabilities": [
-                        {"unacc": 0.0, "acc": 0.0, "good": 0.0, "vgood": 1.0},
-                        {"unacc": 1.0, "acc": 0.0, "good": 0.0, "vgood": 0.0},
+                        {
+                            "unacc": 5.6695525441761846e-9,
+                            "acc": 8.11096717250882e-10,
+                            "good": 6.064746892246965e-8,
+                            "vgood": 0.9999999328718819,
+                        },
+                        {
+                            "unacc": 0.9999999647510979,
+                            "acc": 2.9081505169325724e-8,
+                            "good": 2.2482851732828794e-9,
+                            "vgood": 3.919111821017259e-9,
+                        },
                     ],
                     "version": model_version,
                     "errors": None,

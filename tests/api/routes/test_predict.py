@@ -188,6 +188,17 @@ def test_openapi_lists_allowed_values_and_the_example(client: TestClient) -> Non
     assert components["PredictResponse"]["properties"]["predictions"]["items"]["enum"] == CLASSES
 
 
+def test_the_documented_example_response_is_what_the_service_answers(client: TestClient) -> None:
+    """What Swagger UI shows for /predict is the real answer to its example request, every digit."""
+    components = client.get(f"{API}/openapi.json").json()["components"]["schemas"]
+    [request] = components["PredictRequest"]["examples"]
+    [example] = components["PredictResponse"]["examples"]
+    answer = client.post(URL, json=request).json()
+    # FastAPI leaves every null out of the OpenAPI document (jsonable_encoder's exclude_none),
+    # so the example's "errors": null cannot reach it from the schema.
+    assert {**example, "errors": None} == answer
+
+
 def test_other_methods_on_predict_are_405(client: TestClient) -> None:
     assert client.get(URL).status_code == 405
 

@@ -22,7 +22,7 @@ from devtools.doc_examples import (
     runnable_examples,
     shortened_difference,
 )
-from devtools.programs import unavailable
+from devtools.programs import require_program, unavailable
 from devtools.service import RunningServer, running_server
 
 EXAMPLES = runnable_examples()
@@ -40,6 +40,8 @@ def test_the_example_prints_what_the_page_shows(example: Example, service: Runni
         pytest.skip(f"{example}: not run: {example.not_run}")
     if "pyspark" in example.text and shutil.which("java") is None:
         unavailable("the Spark example needs Java: install it with `apt-get install -y openjdk-17-jre-headless`")
+    if "curl " in example.text:
+        require_program("curl", "curl")
     copy_example_files(tmp_path)
     problem = check(example, workdir=tmp_path, address=service.base_url.removeprefix("http://"))
     assert not problem, f"{example} does not print what the page shows:\n{problem}"

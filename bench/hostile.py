@@ -66,7 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     body = json.dumps({"inputs": [{}] * ROWS}).encode()
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", "$PORT"]
+        # exec: the server is the shell's process, so stopping it stops the service, not only the shell.
+        command = ["exec", sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", "$PORT"]
         lines = [
             "| while | health checks | median | p99 | max | error answers |",
             "|---|--:|--:|--:|--:|---|",

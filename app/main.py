@@ -28,7 +28,7 @@ from app.inference_protocol.schemas import InferenceRequest
 from app.log import setup_logging
 from app.metrics import ServiceMetrics, metrics_for
 from app.middleware import RequestContextMiddleware
-from app.schemas.predict import PredictRequest
+from app.schemas.predict import PredictRequest, PredictResponse
 from app.web.routes import STATIC_URL, root_router, static_files
 from car_evaluation_model import ModelArtifactError, warm_up
 from car_evaluation_model import __version__ as model_version
@@ -92,11 +92,12 @@ def create_app(settings: Settings = settings) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         # The direct routes read their bodies themselves (app/api/inputs.py, routes/v2.py);
-        # their request bodies' schemas are published here.
+        # their request bodies' schemas are published here. So is /predict's answer: FastAPI
+        # leaves every null out of the document, and its example's "errors" is null.
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (PredictRequest, InferenceRequest):
+            for model in (PredictRequest, PredictResponse, InferenceRequest):
                 request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(request_schema.pop("$defs", {}))
                 components[model.__name__] = request_schema

@@ -35,7 +35,7 @@ FROM ${BASE}
 ARG SOURCE=""
 ARG REVISION=""
 ARG API_VERSION=0.1.0
-ARG MODEL_PACKAGE_VERSION=0.5.0
+ARG MODEL_PACKAGE_VERSION=0.6.0
 LABEL org.opencontainers.image.title="car-evaluation" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.revision="${REVISION}" \

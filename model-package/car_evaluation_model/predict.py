@@ -16,7 +16,7 @@ from car_evaluation_model.config.core import config
 from car_evaluation_model.domain import InvalidRowsError
 from car_evaluation_model.explanation import ExplanationResult, ShapleyExplainer
 from car_evaluation_model.input_rows import InputRows
-from car_evaluation_model.prediction_table import PredictionTable, Predictor, compile_predictor
+from car_evaluation_model.prediction_table import PredictionTable, Predictor, Probabilities, compile_predictor
 from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
 from car_evaluation_model.processing.validation import InputData, RowError
 from car_evaluation_model.version import __version__ as _version
@@ -31,7 +31,7 @@ class PredictionResult(TypedDict):
     """
 
     predictions: list[str] | None  # class labels: unacc, acc, good, vgood
-    probabilities: list[dict[str, float]] | None  # per row, class label -> probability
+    probabilities: list[Probabilities] | None  # per row, class label -> probability (read-only dicts)
     version: str  # the model package version
     errors: list[RowError] | None
     # With keep_rows=True and valid input: the rows, whose values monitoring counts

@@ -63,7 +63,7 @@ def test_a_boolean_is_refused_where_1_and_true_share_a_column() -> None:
     frame = pd.DataFrame({name: [values[0]] * 2 for name, values in ROWS.items()}).astype(object)
     frame["doors"] = pd.Series([True, 4], dtype=object)
     errors = batch.score(frame)["error"].tolist()
-    assert errors[0] == "doors has the value True, which is not allowed; allowed values: 2, 3, 4, 5more"
+    assert errors[0] == "doors has the value true, which is not allowed; allowed values: 2, 3, 4, 5more"
     assert pd.isna(errors[1])
 
 

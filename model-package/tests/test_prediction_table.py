@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
+import json
+import pickle
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -29,7 +34,7 @@ def domain() -> pd.DataFrame:
     )
 
 
-def as_matrix(probabilities: list[dict[str, float]], classes: list[str]) -> np.ndarray:
+def as_matrix(probabilities: Sequence[Mapping[str, float]], classes: list[str]) -> np.ndarray:
     return np.array([[row[label] for label in classes] for row in probabilities])
 
 
@@ -61,12 +66,40 @@ def test_integer_spellings_hit_the_same_entries(domain: pd.DataFrame) -> None:
     assert make_prediction(input_data=records) == make_prediction(input_data=as_text)
 
 
-def test_results_are_copies_of_the_table(domain: pd.DataFrame) -> None:
+def change(probabilities: dict[str, float]) -> None:
+    probabilities["unacc"] = -1.0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        change,
+        lambda row: row.clear(),
+        lambda row: row.update(unacc=-1.0),
+        lambda row: row.pop("unacc"),
+        lambda row: row.__ior__({}),
+    ],
+    ids=["set", "clear", "update", "pop", "merge"],
+)
+def test_a_caller_cannot_change_the_table_through_a_result(domain: pd.DataFrame, edit: Any) -> None:
     row: Any = domain.iloc[0].to_dict()
-    first = make_prediction(input_data=row)
-    assert first["probabilities"] is not None
-    first["probabilities"][0]["unacc"] = -1.0
-    assert make_prediction(input_data=row)["probabilities"] != first["probabilities"]
+    [probabilities] = make_prediction(input_data=row)["probabilities"] or []
+    with pytest.raises(TypeError, match="read-only"):
+        edit(probabilities)
+    assert make_prediction(input_data=row)["probabilities"] == [probabilities]
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("copied", [dict, copy.copy, copy.deepcopy, lambda row: pickle.loads(pickle.dumps(row))])
+def test_a_copy_of_a_result_is_a_plain_dict(domain: pd.DataFrame, copied: Any) -> None:
+    row: Any = domain.iloc[0].to_dict()
+    [probabilities] = make_prediction(input_data=row)["probabilities"] or []
+    duplicate = copied(probabilities)
+    assert type(duplicate) is dict
+    assert duplicate == probabilities
+    change(duplicate)
+    assert duplicate["unacc"] == -1.0
+    assert orjson.loads(orjson.dumps(probabilities)) == json.loads(json.dumps(probabilities)) == dict(probabilities)
 
 
 def test_large_domain_falls_back_to_the_pipeline(domain: pd.DataFrame) -> None:

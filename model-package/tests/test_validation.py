@@ -165,3 +165,13 @@ def test_one_definition_decides_for_rows_and_columns(
             assert not accepted
         else:
             assert accepted
+
+
+@pytest.mark.parametrize(
+    ("value", "spelled"), [(True, "true"), (False, "false"), ([True, None], "[true, null]"), ("True", "'True'")]
+)
+def test_booleans_and_null_are_shown_as_json_spells_them(
+    good_row: dict[str, object], value: object, spelled: str
+) -> None:
+    error = only_error([{**good_row, "safety": value}])
+    assert f"has the value {spelled}, which" in str(error["message"])

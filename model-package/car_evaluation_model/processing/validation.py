@@ -81,18 +81,32 @@ def echo(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
+class _ClientRepr(reprlib.Repr):
+    """Python's ``repr``, with booleans and None spelled as the client's JSON spells them."""
+
+    def repr_bool(self, value: bool, level: int) -> str:
+        return "true" if value else "false"
+
+    def repr_NoneType(self, value: None, level: int) -> str:  # noqa: N802 (reprlib's naming: repr_<type name>)
+        return "null"
+
+
 # Containers in messages: a few levels and items, so that any nesting the JSON parser accepts
 # (orjson: 1024 levels) is shown without recursing through it.
-_CONTAINER_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
-_CONTAINER_REPR.maxlevel = 3
-_CONTAINER_REPR.maxtuple = _CONTAINER_REPR.maxlist = _CONTAINER_REPR.maxdict = _CONTAINER_REPR.maxset = 4
+_CLIENT_REPR = _ClientRepr()  # keyword arguments need Python 3.12
+_CLIENT_REPR.maxlevel = 3
+_CLIENT_REPR.maxtuple = _CLIENT_REPR.maxlist = _CLIENT_REPR.maxdict = _CLIENT_REPR.maxset = 4
 
 
 def shown(value: Any) -> str:
-    """A client's value as it appears inside an error message: its ``repr``, bounded like ``echo``."""
-    if value is None or isinstance(value, bool | int | float | str):
+    """A client's value as it appears inside an error message, bounded like ``echo``.
+
+    Its ``repr`` (``'LOW'``, ``3``, ``[1, 2]``), except ``true``, ``false`` and ``null``: the
+    client sent JSON, or a table whose nulls and booleans are not Python's.
+    """
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
         return repr(echo(value))
-    return _cut(_CONTAINER_REPR.repr(value))
+    return _cut(_CLIENT_REPR.repr(value))
 
 
 def is_null(value: Any) -> bool:

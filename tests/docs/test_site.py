@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import configparser
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +16,24 @@ from devtools import REPO_ROOT
 from devtools.mkdocs_hooks import settings_table_problems, shown_default
 
 
-def test_the_site_builds_strictly(tmp_path: Path) -> None:
+def tox_docs_command() -> tuple[list[str], dict[str, str]]:
+    """``tox -e docs``'s command, with its default arguments, and its ``set_env``, read from tox.ini."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPO_ROOT / "tox.ini", encoding="utf-8")
+    docs = tox["testenv:docs"]
+    [command] = docs["commands"].strip().splitlines()
+    argv = shlex.split(re.sub(r"\{posargs:([^}]*)\}", r"\1", command))
+    settings = (line.partition("=") for line in docs["set_env"].strip().splitlines())
+    return argv, {name.strip(): value.strip() for name, _, value in settings}
+
+
+def test_the_site_builds_strictly_with_the_command_of_tox_e_docs(tmp_path: Path) -> None:
+    argv, environment = tox_docs_command()
+    assert argv[:3] == ["python", "-m", "mkdocs"], argv  # run as a module: the build hook imports app
     build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        [sys.executable, *argv[1:], "--site-dir", str(tmp_path / "site")],
         cwd=REPO_ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # Material's advertisement for its successor
+        env={**os.environ, **environment},
         capture_output=True,
         text=True,
         check=False,

@@ -2,7 +2,9 @@
 # root filesystem (only /tmp needs to be writable). Build (docs/deploying.md, "Container image"):
 #
 #   docker build --secret id=pip_extra_index_url,env=PIP_EXTRA_INDEX_URL \
-#       --build-arg REVISION="$(git rev-parse HEAD)" -t car-evaluation:0.1.0 .
+#       --build-arg REVISION="$(git rev-parse HEAD)" -t car-evaluation:<API_VERSION>-model<MODEL_PACKAGE_VERSION> .
+#
+# A new model version: set MODEL_PACKAGE_VERSION's default below with the pin (docs/releasing.md).
 #
 # The private index URL (with its credentials) comes in as a build secret, never as an ARG or
 # ENV, so it is in no layer, no history entry and no config of the image.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,15 @@ def test_the_canary_is_the_stable_pod_with_another_image_under_the_same_service(
     selector = service["spec"]["selector"].items()
     assert selector <= canary_metadata["labels"].items()
     assert canary_metadata["labels"]["track"] == "canary"
+
+
+# <API version>-model<model package version>, the image's two version labels (docs/releasing.md).
+IMAGE_TAG = re.compile(r"^registry\.example\.com/car-evaluation:(?P<api>\d+\.\d+\.\d+)-model(?P<model>\d+\.\d+\.\d+)$")
+
+
+def test_the_images_are_tagged_by_api_and_model_version_and_the_canary_differs_by_its_model() -> None:
+    [stable], [canary] = (pod_spec(name)[1]["containers"] for name in ("deployment.yaml", "canary/deployment.yaml"))
+    stable_tag, canary_tag = IMAGE_TAG.match(stable["image"]), IMAGE_TAG.match(canary["image"])
+    assert stable_tag and canary_tag, (stable["image"], canary["image"])
+    assert canary_tag["api"] == stable_tag["api"]  # the example is a model-only release
+    assert canary_tag["model"] != stable_tag["model"]

@@ -8,7 +8,8 @@ shared machine, the ratios between servers measured in one run are what to read)
 is bounded by wrk's duration. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
 raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark, as
 Markdown tables; writes them to bench/results/run.md (which the documentation includes) and
-the raw figures as JSON beside it.
+the raw figures as JSON beside it. A --quick run is a trial: its tables go to
+bench/results/quick/run.md (not committed), never over the committed run.md.
 """
 
 from __future__ import annotations
@@ -299,7 +300,11 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one round instead of five (about 2 minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one round instead of five (about 2 minutes), written to bench/results/quick/run.md, not run.md",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
@@ -321,7 +326,9 @@ def main() -> None:
         ]
     )
     print(tables)
-    print(f"\nresults: {results_file.write('run', 'bench.run', tables).relative_to(REPO_ROOT)}")
+    directory = results_file.QUICK_RESULTS_DIR if args.quick else results_file.RESULTS_DIR
+    written = results_file.write("run", "bench.run", tables, directory=directory)
+    print(f"\nresults: {written.relative_to(REPO_ROOT)}")
 
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

@@ -201,6 +201,48 @@ def test_nginx_refuses_oversize_requests_before_any_replica(proxy: RunningNginx)
         wait_for_log_line(proxy, rf"\?probe={probe} HTTP/1.1\" \d+ \d+ upstream=- ", after=0)
 
 
+def multipart_csv(rows: int) -> tuple[bytes, str]:
+    """A multipart form whose field ``file`` is a CSV of ``rows`` cars (24 bytes each), and its content type."""
+    boundary = "car-evaluation-test-boundary"
+    csv = ",".join(ARTICLE_ROW) + "\n" + (",".join(str(value) for value in ARTICLE_ROW.values()) + "\n") * rows
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cars.csv"\r\n'
+        f"Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    ).encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_file_upload_has_the_services_upload_limit_not_the_body_limit(proxy: RunningNginx) -> None:
+    """A file over the 2 MiB body limit, within MAX_UPLOAD_BYTES, reaches a replica (at the root, under the prefix)."""
+    address = urlsplit(proxy.base_url).netloc
+    rows = 130_000
+    body, content_type = multipart_csv(rows)
+    assert 3_000_000 < len(body) < 4_000_000
+    for prefix in ("", PREFIX):
+        connection = http.client.HTTPConnection(address, timeout=60)
+        connection.request(
+            "POST", f"{prefix}{FILE_PATH}?probe=upload", body=body, headers={"Content-Type": content_type}
+        )
+        response = connection.getresponse()
+        scored = response.read()
+        connection.close()
+        assert response.status == 200, scored[:500]
+        assert (response.getheader("X-Rows"), response.getheader("X-Rows-Rejected")) == (str(rows), "0")
+
+    # Over MAX_UPLOAD_BYTES: nginx refuses from the Content-Length alone, in the service's shape.
+    connection = http.client.HTTPConnection(address, timeout=10)
+    connection.putrequest("POST", FILE_PATH + "?probe=oversize-upload")
+    connection.putheader("Content-Type", content_type)
+    connection.putheader("Content-Length", str(66 * 1024 * 1024))
+    connection.endheaders()
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert (response.status, response.getheader("Content-Type")) == (413, "application/json")
+    assert [detail["type"] for detail in answer["detail"]] == ["file_too_large"]
+    wait_for_log_line(proxy, r"\?probe=oversize-upload HTTP/1.1\" 413 \d+ upstream=- ", after=0)
+
+
 LINK = re.compile(r"""(?:href|src|data-api)="([^"]+)"|url: '([^']+)'""")
 
 

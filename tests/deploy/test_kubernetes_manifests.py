@@ -90,6 +90,7 @@ IMAGE_TAG = re.compile(r"^registry\.example\.com/car-evaluation:(?P<api>\d+\.\d+
 def test_the_images_are_tagged_by_api_and_model_version_and_the_canary_differs_by_its_model() -> None:
     [stable], [canary] = (pod_spec(name)[1]["containers"] for name in ("deployment.yaml", "canary/deployment.yaml"))
     stable_tag, canary_tag = IMAGE_TAG.match(stable["image"]), IMAGE_TAG.match(canary["image"])
-    assert stable_tag and canary_tag, (stable["image"], canary["image"])
+    assert stable_tag, stable["image"]
+    assert canary_tag, canary["image"]
     assert canary_tag["api"] == stable_tag["api"]  # the example is a model-only release
     assert canary_tag["model"] != stable_tag["model"]

@@ -1,8 +1,8 @@
 """Batch scoring on Dask: ``score(ddf)`` adds the columns of ``batch.score`` to a Dask DataFrame.
 
-Install with the extra: ``pip install car-evaluation-model[dask]``. Each partition, a pandas
-DataFrame, is scored by ``batch.score`` on the workers (``map_partitions``); the model is
-loaded once per worker process (it is cached in the process).
+Needs the package's extra ``[dask]`` (dask and distributed); docs/batch.md says how to
+install it. Each partition, a pandas DataFrame, is scored by ``batch.score`` on the workers
+(``map_partitions``); the model is loaded once per worker process (it is cached in the process).
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ class PredictionTable:
 
     def answer(self, positions: list[int]) -> Answer:
         labels = list(map(self.labels.__getitem__, positions))
-        # The table's own rows, not copies (a tenth of a 1000-row request, bench/): they are read-only.
+        # The table's own rows, read-only, rather than a copy of each: a large request's share (bench/).
         probabilities = list(map(self.probability_rows.__getitem__, positions))
         return Answer(labels, probabilities, InputRows(self.domain.values, positions))
 

@@ -1,8 +1,8 @@
 """Batch scoring on Spark: ``score(df)`` adds the columns of ``batch.score`` to a Spark DataFrame.
 
-Install with the extra: ``pip install car-evaluation-model[spark]``. The rows go to
-``batch.score`` as Arrow record batches (``mapInArrow``) on the executors: no HTTP, no
-pandas, and the model is loaded once per Python worker (it is cached in the process).
+Needs the package's extra ``[spark]`` (pyspark); docs/batch.md says how to install it. The
+rows go to ``batch.score`` as Arrow record batches (``mapInArrow``) on the executors: no HTTP,
+no pandas, and the model is loaded once per Python worker (it is cached in the process).
 """
 
 from __future__ import annotations

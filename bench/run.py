@@ -346,7 +346,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"raw figures: {out.relative_to(REPO_ROOT)}")
+    print(f"raw figures: {out}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from loguru import logger
 
@@ -31,17 +32,21 @@ def client() -> Iterator[TestClient]:
 
 @pytest.fixture(autouse=True)
 def access_lines_written_by_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test's module-wide client writes its waiting access lines as the test ends.
+    """The access lines a test caused are written as it ends, into its own captured output.
 
-    They wait up to ``FLUSH_SECONDS`` otherwise, and would land in the next test's captured
-    output (or among pytest's progress) instead of with the test whose requests they log.
+    They wait up to ``FLUSH_SECONDS`` otherwise, and a timer on a client's event-loop thread
+    would write them while pytest prints its progress, or into a later test's output. The
+    app shared by the tests (``app.main.app``) is flushed after every test, whichever client
+    it had: no request is in flight then (a test client returns once the app has finished).
     """
     test_client = request.getfixturevalue("client") if "client" in request.fixturenames else None
     yield
-    if isinstance(test_client, TestClient) and test_client.portal is not None:
-        access_log = test_client.app.state.access_log  # type: ignore[attr-defined]  # the app under test
-        if access_log is not None:
-            test_client.portal.call(access_log.flush)
+    tested_apps = [app]
+    if isinstance(test_client, TestClient) and isinstance(test_client.app, FastAPI):
+        tested_apps.append(test_client.app)
+    for tested in tested_apps:
+        if tested.state.access_log is not None:
+            tested.state.access_log.flush()
 
 
 @pytest.fixture

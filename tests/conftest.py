@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -30,23 +30,25 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture(autouse=True)
-def access_lines_written_by_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The access lines a test caused are written as it ends, into its own captured output.
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """The access lines a test caused are written as it returns, into its own captured output.
 
-    They wait up to ``FLUSH_SECONDS`` otherwise, and a timer on a client's event-loop thread
-    would write them while pytest prints its progress, or into a later test's output. The
-    app shared by the tests (``app.main.app``) is flushed after every test, whichever client
-    it had: no request is in flight then (a test client returns once the app has finished).
+    They wait up to ``FLUSH_SECONDS`` otherwise, and the timer, on a client's event-loop thread,
+    would write them while pytest prints its progress, or into a later test's output. This
+    wrapper is the innermost (``trylast``): it runs while pytest still captures the test's
+    output. No request is in flight then: a test client returns once the app has finished.
     """
-    test_client = request.getfixturevalue("client") if "client" in request.fixturenames else None
-    yield
-    tested_apps = [app]
-    if isinstance(test_client, TestClient) and isinstance(test_client.app, FastAPI):
-        tested_apps.append(test_client.app)
-    for tested in tested_apps:
-        if tested.state.access_log is not None:
-            tested.state.access_log.flush()
+    try:
+        return (yield)
+    finally:
+        test_client = getattr(item, "funcargs", {}).get("client")
+        tested_apps = [app]
+        if isinstance(test_client, TestClient) and isinstance(test_client.app, FastAPI):
+            tested_apps.append(test_client.app)
+        for tested in tested_apps:
+            if tested.state.access_log is not None:
+                tested.state.access_log.flush()
 
 
 @pytest.fixture

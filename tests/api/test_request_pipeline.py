@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.responses import PlainTextResponse
 
-from app.api import prediction
+from app import data_plane
 from app.api.deps import get_settings
 from app.config import Settings
 from app.errors import ApiError
@@ -156,7 +156,7 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_one_logged_traceba
     def broken(**_: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(prediction, "make_prediction", broken)
+    monkeypatch.setattr(data_plane, "make_prediction", broken)
     response = client.post(PREDICT, json=ONE_ROW, headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "boom-1"

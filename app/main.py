@@ -57,8 +57,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
     with contextlib.suppress(asyncio.CancelledError), collector_tuned(app.state.settings.GC_TUNING):
         # The lifespan state reaches the server too: its protocol reads its limits from it.
         yield {SETTINGS_STATE_KEY: app.state.settings}
-    if app.state.access_log is not None:
-        app.state.access_log.flush()
     worker_exited()
     logger.info("application stopped")
 

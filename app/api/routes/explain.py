@@ -6,7 +6,7 @@ import orjson
 from fastapi import Request, Response
 
 from app.api.deps import DataPlaneDep, SettingsDep
-from app.api.inputs import ERROR_RESPONSES, REQUEST_BODY, read_inputs
+from app.api.inputs import REQUEST_BODY, answered_by, read_inputs
 from app.api.prediction import call_of, rows_refused
 from app.api.routing import RouterWithHead
 from app.data_plane import Refusal
@@ -16,7 +16,7 @@ from app.schemas.explain import ExplainResponse
 router = RouterWithHead(tags=["explanation"])
 
 
-@router.post("/explain", response_model=ExplainResponse, responses=ERROR_RESPONSES, openapi_extra=REQUEST_BODY)
+@router.post("/explain", responses=answered_by(ExplainResponse), openapi_extra=REQUEST_BODY)
 async def explain_rows(request: Request, settings: SettingsDep, data_plane: DataPlaneDep) -> Response:
     """Explain each row's prediction exactly, with the same body and errors as `/predict`.
 

@@ -6,7 +6,7 @@ import orjson
 from fastapi import Request, Response
 
 from app.api.deps import DataPlaneDep, SettingsDep
-from app.api.inputs import ERROR_RESPONSES, REQUEST_BODY, read_inputs
+from app.api.inputs import REQUEST_BODY, answered_by, read_inputs
 from app.api.prediction import call_of, rows_refused
 from app.api.routing import RouterWithHead
 from app.data_plane import Refusal
@@ -16,7 +16,7 @@ from app.schemas.predict import PredictResponse
 router = RouterWithHead(tags=["prediction"])
 
 
-@router.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES, openapi_extra=REQUEST_BODY)
+@router.post("/predict", responses=answered_by(PredictResponse), openapi_extra=REQUEST_BODY)
 async def predict_rows(request: Request, settings: SettingsDep, data_plane: DataPlaneDep) -> Response:
     """Classify each row as unacc, acc, good or vgood, with the probability of every class.
 

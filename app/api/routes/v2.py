@@ -120,8 +120,9 @@ async def model_ready(_: RequestedModel) -> ModelReadyResponse:
 
 
 INFER: dict[str, Any] = {
-    "response_model": InferenceResponse,
+    # The endpoint encodes its answer itself (JSON or binary): the model documents it.
     "responses": {
+        200: {"model": InferenceResponse, "description": "Successful Response"},
         400: {
             "model": InferenceErrorResponse,
             "description": "A bad request: the message names the tensor, row and value.",

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.data_plane import Answered, Call
+from app.main import create_app
 from app.metrics.predictions import WAITING_ROWS, PredictionMetrics
 from app.metrics.registry import new_registry
 from car_evaluation_model import __version__ as model_version
@@ -270,3 +271,19 @@ def test_routes_included_under_a_prefix_are_counted_by_their_whole_template(fres
         for labels in series(samples(fresh_client.get("/metrics").text), "car_evaluation_http_requests_total")
     }
     assert routes == {"/v2/models/{model_name}/versions/{model_version}/ready", f"{API}/health"}
+
+
+def test_the_model_facts_are_read_when_the_app_starts_not_when_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+
+    def shares() -> dict[str, dict[str, float]]:
+        read.append("training data")
+        return {"safety": {"low": 1.0}}
+
+    monkeypatch.setattr("app.metrics.model.training_value_shares", shares)
+    app = create_app()
+    assert read == []
+    with TestClient(app) as client:
+        assert read == ["training data"]
+        found = samples(client.get("/metrics").text)
+    assert value(found, "car_evaluation_training_value_ratio", feature="safety", value="low") == 1.0

@@ -222,3 +222,16 @@ def test_training_value_shares_are_the_data_sets() -> None:
     assert shares["buying"] == {"low": 0.25, "med": 0.25, "high": 0.25, "vhigh": 0.25}
     assert shares["safety"] == pytest.approx({"low": 1 / 3, "med": 1 / 3, "high": 1 / 3})
     assert all(sum(values.values()) == pytest.approx(1.0) for values in shares.values())
+
+
+def test_the_domain_owns_positions_every_path_agrees_on() -> None:
+    domain = domain_of(config.model)
+    positions = np.arange(domain.size)
+    indices = domain.value_indices(positions)
+    assert np.array_equal(sum(index * stride for index, stride in zip(indices, domain.strides, strict=True)), positions)
+    assert domain.locate(domain.frame()) == positions.tolist()
+    every_car = make_prediction(input_data=domain.frame(), keep_rows=True)["input_rows"]
+    assert list(every_car.positions) == positions.tolist()
+    assert every_car.counted() == {
+        feature.name: dict.fromkeys(feature.values, domain.size // len(feature.values)) for feature in domain.features
+    }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import secrets
 from collections.abc import Callable
 from typing import Annotated
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from starlette.responses import Response
 
 from app.api.deps import get_settings
 from app.api.main import routers
@@ -106,3 +109,15 @@ def test_the_error_shape_follows_the_route_that_answers(client: TestClient) -> N
     assert set(client.post("/v2/models/car-evaluation/infer", content=b"{}").json()) == {"error"}
     assert set(client.get("/v2/nothing/here").json()) == {"error"}
     assert set(client.get(f"{API}/nothing/here").json()) == {"detail"}
+
+
+def test_every_route_is_handled_by_fastapis_own_handler_and_declares_only_what_it_answers() -> None:
+    app = create_app()
+    api_routes = [route for route in iter_route_contexts(app.routes) if isinstance(route.original_route, APIRoute)]
+    assert len(api_routes) > 10
+    for context in api_routes:
+        route = context.original_route
+        assert isinstance(route, APIRoute)
+        assert type(route).get_route_handler is APIRoute.get_route_handler, route.path
+        if inspect.signature(route.endpoint).return_annotation in (Response, "Response"):
+            assert route.response_model is None, f"{route.path} returns a Response: FastAPI never applies its model"

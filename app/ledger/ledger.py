@@ -7,6 +7,7 @@ database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,12 +26,15 @@ from app.ledger.spool import Spool
 from app.ledger.store import Store, open_store
 from app.ledger.writer import Writer
 
+logger = logging.getLogger(__name__)
+
 
 class Ledger:
     def __init__(self, store: Store, spool: Spool, writer: Writer) -> None:
         self.store = store
         self.spool = spool
         self.writer = writer
+        self._closed = False
 
     @classmethod
     def open(cls, settings: LedgerSettings, registry: CollectorRegistry | None = None) -> Ledger | None:
@@ -92,6 +96,14 @@ class Ledger:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the writer after one last write; what it could not write stays spooled for a replay."""
+        if self._closed:
+            return
+        self._closed = True
         self.writer.stop(timeout)
-        self.spool.close()
+        self.writer.release_orphans()
+        for spool_file in self.spool.close():
+            try:
+                self.store.forget(spool_file.path.name)
+            except Exception:  # noqa: BLE001 - a progress row without its file is never read again
+                logger.warning("ledger: could not forget the progress of %s", spool_file.path.name)
         self.store.close()

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 class LedgerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry
         self.spool_bytes = Gauge(
             "car_evaluation_ledger_spool_bytes",
             "Bytes of recorded predictions in a worker's spool not yet in the database (the fullest worker's).",

@@ -108,9 +108,19 @@ class Spool:
         spool_file.path.unlink()
         os.close(spool_file.fd)
 
-    def close(self) -> None:
-        for spool_file in self.files():
+    def close(self) -> list[SpoolFile]:
+        """Close the files (their locks go with them); the ones the database holds entirely are deleted.
+
+        The others stay, orphans for the next ledger to replay. Returns the deleted ones.
+        """
+        files, self.retired = [*self.retired, self.current], []
+        deleted = []
+        for spool_file in files:
+            if spool_file.written == os.fstat(spool_file.fd).st_size:
+                spool_file.path.unlink()
+                deleted.append(spool_file)
             os.close(spool_file.fd)
+        return deleted
 
 
 def claim_orphans(directory: Path, own: set[Path]) -> list[SpoolFile]:

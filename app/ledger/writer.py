@@ -46,6 +46,7 @@ class Writer:
         self.retention_days = retention_days
         self.refused = 0  # rows refused, counted on the event loop
         self.orphans: list[SpoolFile] = []
+        self.passes = 0  # passes finished, each over every file
         self._published = Tallies()
         self._housekept = 0.0
         self._stop = threading.Event()
@@ -62,11 +63,22 @@ class Writer:
         self._wake.set()
         self._thread.join(timeout)
 
+    def release_orphans(self) -> None:
+        """Close the orphans claimed (once stopped): what is left of them stays for a replay."""
+        for orphan in self.orphans:
+            os.close(orphan.fd)
+        self.orphans = []
+
     def drain(self, timeout: float) -> bool:
-        """Wait, up to ``timeout`` seconds, until this process's spool and its orphans are written."""
+        """Wait, up to ``timeout`` seconds, until this process's spool and its orphans are written.
+
+        At least one full pass after the call must end with nothing left, so orphans found at
+        start count.
+        """
         deadline = time.monotonic() + timeout
+        first = self.passes + 1
         while time.monotonic() < deadline:
-            if self.spool.backlog == 0 and not self.orphans:
+            if self.passes > first and self.spool.backlog == 0 and not self.orphans:
                 return True
             self._wake.set()
             time.sleep(0.01)
@@ -76,8 +88,8 @@ class Writer:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # the database is down or refused: keep the spool, try again
-                logger.exception("ledger: writing the spool into the database failed; retrying")
+            except Exception as error:  # the database is down or refused: keep the spool, try again
+                logger.warning("ledger: writing the spool into the database failed, retrying: %s", error)
                 self.metrics.write_errors.inc()
                 self._publish(lag_since=self._oldest_unwritten())
                 self._stop.wait(RETRY_SECONDS)
@@ -99,6 +111,7 @@ class Writer:
         for spool_file in [*self.orphans, *self.spool.files()]:
             busy |= self._write_file(spool_file)
         self._publish(lag_since=self._oldest_unwritten())
+        self.passes += 1
         return busy
 
     def _housekeeping(self, now: float) -> None:

@@ -1,0 +1,122 @@
+"""Where the ledger writes, its schema, partitions and retention, and the spool's frames."""
+
+from __future__ import annotations
+
+import time
+from array import array
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import inspect
+
+from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
+from app.ledger.cars import CLASSES
+from app.ledger.schema import migrate
+from app.ledger.store import open_store, partition_name
+from tests.ledger.conftest import OpenLedger, answered, ledger_settings
+
+DAY = 86_400
+
+
+def test_where_the_ledger_writes(tmp_path: Path) -> None:
+    default = ledger_settings(None, tmp_path)
+    assert default.database_url() == f"sqlite:///{(tmp_path / 'ledger.sqlite3').resolve()}"
+    assert default.spool_dir() == tmp_path / "spool"
+    assert ledger_settings("off", tmp_path).database_url() is None
+    assert ledger_settings("postgresql://u@h/d", tmp_path).database_url() == "postgresql+psycopg://u@h/d"
+    heroku = ledger_settings(None, tmp_path).model_copy(update={"DATABASE_URL": "postgres://u:p@h:5432/d"})
+    assert heroku.database_url() == "postgresql+psycopg://u:p@h:5432/d"
+    both = heroku.model_copy(update={"LEDGER_URL": "off"})
+    assert both.database_url() is None
+
+
+def test_off_means_no_ledger(tmp_path: Path) -> None:
+    from app.ledger import Ledger
+
+    assert Ledger.open(ledger_settings("off", tmp_path)) is None
+    assert not tmp_path.joinpath("spool").exists()
+
+
+def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
+    batch = RecordedBatch("r", "v2", "/route", "1.0", 1234.5, CLASSES, [0, 3], [], ["acc", "good"], [])
+    codes = array("H", [17 * 4 + 1, 1727 * 4 + 2])
+    first = encode(batch, codes, batch.rows, [(17, [0.1, 0.6, 0.2, 0.1])])
+    second = encode(batch, codes, [0, 1], [])
+    assert len(first) == HEADER.size + len("r" "v2" "/route" "1.0") + 2 * 2 + 4 * 2 + ANSWER.size
+
+    frames = list(decode(first + second + second[:-1]))
+
+    assert [end for end, _ in frames] == [len(first), len(first) + len(second)]
+    (_, one), (_, two) = frames
+    assert (one.time, one.request_id, one.v2_id, one.route, one.model_version) == (1234.5, "r", "v2", "/route", "1.0")
+    assert list(one.codes) == list(codes) and list(one.row_indices()) == [0, 3]
+    assert one.answers == {17: (0.1, 0.6, 0.2, 0.1)}
+    assert two.rows is None and list(two.row_indices()) == [0, 1] and two.answers == {}
+
+
+def test_migrating_twice_changes_nothing(ledger_url: str | None, tmp_path: Path) -> None:
+    url = ledger_settings(ledger_url, tmp_path).database_url()
+    assert url is not None
+    store = open_store(url)
+    migrate(store.engine)
+    migrate(store.engine)
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"ledger_predictions", "ledger_labels", "ledger_answers", "ledger_alembic_version"} <= tables
+    store.close()
+
+
+def test_retention_forgets_old_days(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path) -> None:
+    now = time.time()
+    ledger = open_ledger(ledger_url, LEDGER_RETENTION_DAYS=30)
+    ledger.record(answered("old", [1, 2], at=now - 40 * DAY))
+    ledger.record(answered("recent", [3], at=now - 20 * DAY))
+    assert ledger.drain(30)
+    (version,) = ledger.performance()
+    assert version["predictions"] == 3
+    ledger.close()
+
+    reopened = open_ledger(ledger_url, LEDGER_RETENTION_DAYS=30)  # drops at start, then every few seconds
+    assert reopened.drain(30)
+    (version,) = reopened.performance()
+    assert version["predictions"] == 1
+
+
+def test_postgresql_partitions_by_day(postgres: object, open_ledger: OpenLedger) -> None:
+    from tests.ledger.conftest import new_database
+
+    url = new_database(postgres)  # type: ignore[arg-type]
+    now = time.time()
+    ledger = open_ledger(url)
+    ledger.record(answered("two-days-ago", [1], at=now - 2 * DAY))
+    assert ledger.drain(30)
+    with psycopg.connect(url) as connection:
+        partitions = {
+            name
+            for (name,) in connection.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'ledger_predictions'::regclass"
+            )
+        }
+        rows = connection.execute(f"SELECT count(*) FROM {partition_name(time_day(now - 2 * DAY))}").fetchone()
+    today, tomorrow = time_day(now), time_day(now + DAY)
+    assert {partition_name(today), partition_name(tomorrow), partition_name(time_day(now - 2 * DAY))} <= partitions
+    assert rows == (1,)
+
+
+def time_day(moment: float):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).date()
+
+
+@pytest.mark.parametrize("request_id", ["0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF", "id-1"])
+def test_request_ids_come_back_as_sent(postgres: object, open_ledger: OpenLedger, tmp_path: Path, request_id: str) -> None:
+    from tests.ledger.conftest import new_database
+
+    ledger = open_ledger(new_database(postgres))  # type: ignore[arg-type]
+    ledger.record(answered(request_id, [1]))
+    assert ledger.drain(30)
+    assert ledger.add_labels([{"request_id": request_id, "row": 0, "label": "vgood"}]) == [None]
+    (version,) = ledger.performance()
+    assert version["labelled"] == 1

@@ -9,6 +9,7 @@ started again on the same port and data (a database that goes down and comes bac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -76,7 +77,9 @@ def running_postgres(bin_dir: Path) -> Iterator[RunningPostgres]:
     directory = Path(tempfile.mkdtemp(prefix="postgres-"))
     try:
         directory.chmod(0o755)
-        server = RunningPostgres(bin_dir, directory / "data", directory / "socket", free_port(), directory / "postgres.log")
+        server = RunningPostgres(
+            bin_dir, directory / "data", directory / "socket", free_port(), directory / "postgres.log"
+        )
         _owned_by_postgres(server.data_dir)
         _owned_by_postgres(server.socket_dir)
         if os.geteuid() == 0:
@@ -87,9 +90,7 @@ def running_postgres(bin_dir: Path) -> Iterator[RunningPostgres]:
             server._run("createdb", "-h", "127.0.0.1", "-p", str(server.port), "-U", USER, DATABASE)
             yield server
         finally:
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped by the test
                 server.stop("immediate")
-            except subprocess.CalledProcessError:  # already stopped by the test
-                pass
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -8,6 +8,6 @@ from app.ledger.batch import RecordedBatch
 from app.ledger.labels import LabelError
 from app.ledger.ledger import Ledger
 from app.ledger.settings import LedgerSettings
-from app.ledger.spool import LedgerFull
+from app.ledger.spool import LedgerFullError
 
-__all__ = ["LabelError", "Ledger", "LedgerFull", "LedgerSettings", "RecordedBatch"]
+__all__ = ["LabelError", "Ledger", "LedgerFullError", "LedgerSettings", "RecordedBatch"]

@@ -43,7 +43,7 @@ class RecordedBatch:
     time: float
     classes: Sequence[str]
     rows: Sequence[int]
-    cars: Sequence[Sequence[str]]
+    cars: Sequence[tuple[str, ...]]
     predictions: Sequence[str]
     probabilities: Sequence[Sequence[float]]
 
@@ -74,17 +74,20 @@ def encode(
     batch: RecordedBatch, codes: array[int], rows: Sequence[int], answers: Sequence[tuple[int, Sequence[float]]]
 ) -> bytes:
     """The frame of ``batch``; ``answers`` are the (position, probabilities) to store with it."""
-    strings = [batch.request_id.encode(), (batch.v2_id or "").encode(), batch.route.encode(), batch.model_version.encode()]
-    contiguous = list(rows) == list(range(len(rows)))
+    strings = [
+        batch.request_id.encode(),
+        (batch.v2_id or "").encode(),
+        batch.route.encode(),
+        batch.model_version.encode(),
+    ]
+    contiguous = rows == range(len(rows)) if isinstance(rows, range) else list(rows) == list(range(len(rows)))
     flags = (HAS_V2_ID if batch.v2_id is not None else 0) | (0 if contiguous else HAS_ROW_INDICES)
     body = [b"".join(strings), codes.tobytes()]
     if not contiguous:
         body.append(array("I", rows).tobytes())
     body.extend(ANSWER.pack(position, *probabilities) for position, probabilities in answers)
     payload = b"".join(body)
-    header = HEADER.pack(
-        HEADER.size + len(payload), batch.time, len(codes), flags, *map(len, strings), len(answers)
-    )
+    header = HEADER.pack(HEADER.size + len(payload), batch.time, len(codes), flags, *map(len, strings), len(answers))
     return header + payload
 
 

@@ -22,10 +22,9 @@ def _position_of_car() -> dict[tuple[str, ...], int]:
     return {car: position for position, car in enumerate(frame.itertuples(index=False, name=None))}
 
 
-def car_positions(cars: Iterable[Sequence[str]]) -> list[int]:
-    """Each car's position; a car is its feature values as canonical strings, in the config's order."""
-    position_of = _position_of_car()
-    return [position_of[tuple(car)] for car in cars]
+def car_positions(cars: Iterable[tuple[str, ...]]) -> list[int]:
+    """Each car's position; a car is the tuple of its feature values as canonical strings, in the config's order."""
+    return list(map(_position_of_car().__getitem__, cars))
 
 
 def cars_at(positions: Sequence[int]) -> dict[str, list[str]]:

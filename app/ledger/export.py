@@ -50,7 +50,10 @@ def export(store: Store, out: Path, *, since: datetime | None = None, until: dat
     """Write the predictions made in [since, until) with their latest labels to ``out``; the row count."""
     answers = _answers(store)
     where, parameters = prediction_filter(
-        None, None, None if since is None else store.time_value(since), None if until is None else store.time_value(until)
+        None,
+        None,
+        None if since is None else store.time_value(since),
+        None if until is None else store.time_value(until),
     )
     rows = store.query(export_sql(where), parameters)
     count = 0
@@ -87,7 +90,9 @@ def _batch(chunk: list[Sequence[Any]], answers: dict[tuple[int, int], list[float
     columns = list(zip(*chunk, strict=True))
     times, request_ids, v2_ids, rows, versions, routes, version_ids, positions, classes, labels, label_times = columns
     cars = cars_at(positions)
-    probabilities = [answers[(version_id, position)] for version_id, position in zip(version_ids, positions, strict=True)]
+    probabilities = [
+        answers[(version_id, position)] for version_id, position in zip(version_ids, positions, strict=True)
+    ]
     data: dict[str, Any] = {
         "time": [_moment(value) for value in times],
         "request_id": request_ids,

@@ -57,7 +57,7 @@ class Ledger:
         return cls(store, spool, writer)
 
     def record(self, batch: RecordedBatch) -> None:
-        """Spool one answered batch before its answer is sent; ``LedgerFull`` at the bound if set to refuse."""
+        """Spool one answered batch before its answer is sent; ``LedgerFullError`` at the bound if set to refuse."""
         self.spool.append(batch)
 
     def count_refused(self, rows: int) -> None:
@@ -104,6 +104,6 @@ class Ledger:
         for spool_file in self.spool.close():
             try:
                 self.store.forget(spool_file.path.name)
-            except Exception:  # noqa: BLE001 - a progress row without its file is never read again
+            except Exception:
                 logger.warning("ledger: could not forget the progress of %s", spool_file.path.name)
         self.store.close()

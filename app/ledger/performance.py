@@ -115,4 +115,3 @@ def _class_scores(confusion: list[list[int]], index: int) -> dict[str, float | i
     recall = true_positives / support if support else 0.0
     f1 = 2 * true_positives / (support + predicted) if support + predicted else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
-

@@ -23,7 +23,7 @@ class LedgerSettings(BaseSettings):
     LEDGER_SPOOL_DIR: Path | None = None
     # Bytes a worker's spool may hold that are not yet in the database (the database is down or slow).
     LEDGER_SPOOL_MAX_BYTES: int = Field(default=256 * 1024 * 1024, ge=4096)
-    # At that bound: keep answering and count the predictions not recorded, or refuse (LedgerFull: a 503).
+    # At that bound: keep answering and count the predictions not recorded, or refuse (LedgerFullError: a 503).
     LEDGER_WHEN_FULL: Literal["count", "refuse"] = "count"
     # Predictions older than this many days are dropped (a day's partition at a time on PostgreSQL).
     LEDGER_RETENTION_DAYS: int = Field(default=90, ge=1)

@@ -14,19 +14,21 @@ import os
 import secrets
 import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from operator import add
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.ledger.batch import CLASS_COUNT, RecordedBatch, encode
-from app.ledger.cars import car_positions
+from app.ledger.cars import CLASSES, car_positions
 
 SUFFIX = ".spool"
 # A file is retired (the next appends go to a new one) past this size, then deleted once in the database.
 ROTATE_BYTES = 64 * 1024 * 1024
+CLASS_INDEX = {label: index for index, label in enumerate(CLASSES)}
 
 
-class LedgerFull(Exception):
+class LedgerFullError(Exception):
     """The spool holds ``LEDGER_SPOOL_MAX_BYTES`` not yet in the database, and the ledger refuses more."""
 
 
@@ -67,19 +69,25 @@ class Spool:
         return self.appended - self.written
 
     def append(self, batch: RecordedBatch) -> None:
-        """Append ``batch``; at the bound, count its rows as not recorded or raise ``LedgerFull``."""
+        """Append ``batch``; at the bound, count its rows as not recorded or raise ``LedgerFullError``."""
+        if tuple(batch.classes) != CLASSES:
+            raise ValueError(f"a batch's classes must be the model's, {CLASSES}, not {batch.classes}")
+        # Row by row only in C (map): this runs on the event loop for every answered row.
         positions = car_positions(batch.cars)
-        class_of = {label: index for index, label in enumerate(batch.classes)}
-        codes = array("H", [position * CLASS_COUNT + class_of[label] for position, label in zip(positions, batch.predictions, strict=True)])
+        codes = array(
+            "H", map(add, map(CLASS_COUNT.__mul__, positions), map(CLASS_INDEX.__getitem__, batch.predictions))
+        )
+        if not len(codes) == len(batch.rows) == len(positions):
+            raise ValueError(f"a batch of {len(batch.rows)} rows, {len(positions)} cars and {len(codes)} predictions")
         with self.lock:
             current = self.current
             seen = current.seen.setdefault(batch.model_version, set())
-            new = {position: index for index, position in enumerate(positions) if position not in seen}
-            answers = [(position, batch.probabilities[index]) for position, index in new.items()]
+            new = set(positions).difference(seen)
+            answers = _first_answers(positions, batch.probabilities, new) if new else []
             frame = encode(batch, codes, batch.rows, answers)
             if self.backlog + len(frame) > self.max_bytes:
                 if self.refuse_when_full:
-                    raise LedgerFull(f"the ledger's spool holds {self.backlog} bytes not yet in the database")
+                    raise LedgerFullError(f"the ledger's spool holds {self.backlog} bytes not yet in the database")
                 self.not_recorded += len(codes)
                 return
             os.write(current.fd, frame)
@@ -121,6 +129,17 @@ class Spool:
                 deleted.append(spool_file)
             os.close(spool_file.fd)
         return deleted
+
+
+def _first_answers(
+    positions: list[int], probabilities: Sequence[Sequence[float]], new: set[int]
+) -> list[tuple[int, Sequence[float]]]:
+    """(position, probabilities) of the first row of each car in ``new``."""
+    first: dict[int, int] = {}
+    for index, position in enumerate(positions):
+        if position in new and position not in first:
+            first[position] = index
+    return [(position, probabilities[index]) for position, index in first.items()]
 
 
 def claim_orphans(directory: Path, own: set[Path]) -> list[SpoolFile]:

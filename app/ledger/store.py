@@ -74,14 +74,21 @@ class Store:
         """The id of a model version or a route name, added on first sight."""
         key = (table, name)
         if key not in self._ids:
-            connection.execute(text(f"INSERT INTO {table} (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"), {"name": name})
+            connection.execute(
+                text(f"INSERT INTO {table} (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"), {"name": name}
+            )
             found = connection.execute(text(f"SELECT id FROM {table} WHERE name = :name"), {"name": name}).scalar_one()
             self._ids[key] = int(found)
         return self._ids[key]
 
     def _insert_answers(self, connection: Connection, frames: Sequence[Frame]) -> None:
         rows = [
-            {"version": self.id_of(connection, "ledger_versions", frame.model_version), "position": position, "class": index, "p": p}
+            {
+                "version": self.id_of(connection, "ledger_versions", frame.model_version),
+                "position": position,
+                "class": index,
+                "p": p,
+            }
             for frame in frames
             for position, probabilities in frame.answers.items()
             for index, p in enumerate(probabilities)
@@ -103,7 +110,9 @@ class Store:
         now = self.time_value(datetime.now(UTC))
         with self.engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO ledger_labels (request_id, row, label, time) VALUES (:request_id, :row, :label, :time)"),
+                text(
+                    "INSERT INTO ledger_labels (request_id, row, label, time) VALUES (:request_id, :row, :label, :time)"
+                ),
                 [{"request_id": r, "row": row, "label": label, "time": now} for r, row, label in labels],
             )
 
@@ -157,7 +166,10 @@ class PostgresStore(Store):
 
     def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
         ids = [
-            (self.id_of(connection, "ledger_versions", frame.model_version), self.id_of(connection, "ledger_routes", frame.route))
+            (
+                self.id_of(connection, "ledger_versions", frame.model_version),
+                self.id_of(connection, "ledger_routes", frame.route),
+            )
             for frame in frames
         ]
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -189,7 +201,7 @@ class SqliteStore(Store):
             connection.execute(text("DELETE FROM ledger_predictions WHERE time < :cutoff"), {"cutoff": cutoff})
 
     def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for frame in frames:
             version_id = self.id_of(connection, "ledger_versions", frame.model_version)
             route_id = self.id_of(connection, "ledger_routes", frame.route)

@@ -130,10 +130,9 @@ class Writer:
         data = _read(spool_file, spool_file.written, CHUNK_BYTES)
         if len(data) >= HEADER.size and (length := HEADER.unpack_from(data)[0]) > len(data):
             data = _read(spool_file, spool_file.written, length)  # one frame larger than a chunk
-        frames = []
-        end = 0
-        for end, frame in decode(data):
-            frames.append(frame)
+        decoded = list(decode(data))
+        frames = [frame for _, frame in decoded]
+        end = decoded[-1][0] if decoded else 0
         if frames:
             self.store.prepare({_day(frame.time) for frame in frames})
             self.store.write(spool_file.path.name, frames, spool_file.written + end)

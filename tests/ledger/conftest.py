@@ -8,8 +8,7 @@ package's real answers.
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,9 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from app.ledger import Ledger, LedgerSettings, RecordedBatch
-from app.ledger.cars import CLASSES, cars_at
-from car_evaluation_model import make_prediction
+from app.ledger import Ledger, LedgerSettings
 from devtools.postgres import DEBIAN_PACKAGE, RunningPostgres, pg_bin, running_postgres
 from devtools.programs import unavailable
-
-ROUTE = "/api/v1/predict"
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +58,7 @@ def ledger_url(request: pytest.FixtureRequest) -> str | None:
 
 def ledger_settings(url: str | None, data_dir: Path, **overrides: Any) -> LedgerSettings:
     return LedgerSettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         LEDGER_URL=url,
         DATABASE_URL=None,
         LEDGER_DATA_DIR=data_dir,
@@ -89,31 +84,3 @@ def open_ledger(tmp_path: Path) -> Iterator[OpenLedger]:
     yield open_
     for ledger in opened:
         ledger.close(timeout=5)
-
-
-def answered(
-    request_id: str,
-    positions: Sequence[int],
-    *,
-    rows: Sequence[int] | None = None,
-    version: str | None = None,
-    route: str = ROUTE,
-    v2_id: str | None = None,
-    at: float | None = None,
-) -> RecordedBatch:
-    """The batch the service would record for the cars at ``positions``, from the model's real answers."""
-    columns = cars_at(positions)
-    cars = list(zip(*columns.values(), strict=True))
-    result = make_prediction(input_data=[dict(zip(columns, car, strict=True)) for car in cars])
-    return RecordedBatch(
-        request_id=request_id,
-        v2_id=v2_id,
-        route=route,
-        model_version=version or result["version"],
-        time=time.time() if at is None else at,
-        classes=CLASSES,
-        rows=list(range(len(positions))) if rows is None else rows,
-        cars=cars,
-        predictions=result["predictions"] or [],
-        probabilities=[list(row.values()) for row in result["probabilities"] or []],
-    )

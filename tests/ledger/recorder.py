@@ -14,7 +14,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger
-from tests.ledger.conftest import answered, ledger_settings
+from devtools.ledger_batches import answered
+from tests.ledger.conftest import ledger_settings
 
 ROWS_PER_BATCH = (1, 7, 100)
 

@@ -1,4 +1,4 @@
-"""Labels: each checked on its own, errors naming the field and the allowed values; a bulk file loaded by the command."""
+"""Labels: each checked on its own, errors naming the field and allowed values; bulk files by the command."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 
 from app.ledger.cars import CLASSES
 from devtools import REPO_ROOT
-from tests.ledger.conftest import OpenLedger, answered
+from devtools.ledger_batches import answered
+from tests.ledger.conftest import OpenLedger
 
 
 def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
@@ -34,11 +35,13 @@ def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
     ]
     errors = ledger.add_labels(labels)
 
-    assert errors[0] is None and errors[7] is None
+    assert errors[0] is None
+    assert errors[7] is None
     unknown = errors[1]
     assert unknown is not None
     assert (unknown["field"], unknown["value"], unknown["allowed"]) == ("label", "excellent", list(CLASSES))
-    assert "'excellent'" in unknown["message"] and "unacc, acc, good, vgood" in unknown["message"]
+    assert "'excellent'" in unknown["message"]
+    assert "unacc, acc, good, vgood" in unknown["message"]
     assert [e["field"] if e else None for e in errors] == [None, "label", "request_id", "row", "row", "row", None, None]
     assert [e["type"] if e else None for e in errors] == [
         None,
@@ -77,7 +80,9 @@ def test_bulk_labels_from_a_file(ledger_url: str | None, open_ledger: OpenLedger
     ledger = open_ledger(ledger_url, data_dir)
     ledger.record(answered("bulk-1", [1, 2, 3, 4]))
     assert ledger.drain(30)
-    labels = pd.DataFrame({"request_id": ["bulk-1"] * 5, "row": [0, 1, 2, 3, 0], "label": ["acc", "good", "vgood", "unacc", "good"]})
+    labels = pd.DataFrame(
+        {"request_id": ["bulk-1"] * 5, "row": [0, 1, 2, 3, 0], "label": ["acc", "good", "vgood", "unacc", "good"]}
+    )
     path = tmp_path / f"labels.{suffix}"
     if suffix == "csv":
         labels.to_csv(path, index=False)
@@ -95,7 +100,9 @@ def test_bulk_labels_from_a_file(ledger_url: str | None, open_ledger: OpenLedger
     assert frame["label"].tolist() == ["good", "good", "vgood", "unacc"]  # row 0 corrected by the last line
 
 
-def test_a_file_with_a_wrong_label_loads_nothing(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path) -> None:
+def test_a_file_with_a_wrong_label_loads_nothing(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     ledger = open_ledger(ledger_url, data_dir)
     ledger.record(answered("bulk-2", [1, 2]))

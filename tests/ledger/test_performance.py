@@ -1,4 +1,4 @@
-"""Live performance equals scikit-learn's on an export of the same rows, late, duplicated and corrected labels included."""
+"""Live performance equals scikit-learn's on an export of the same rows, with late, duplicated and corrected labels."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from app.ledger.cars import CLASSES
-from tests.ledger.conftest import OpenLedger, answered
+from devtools.ledger_batches import answered
+from tests.ledger.conftest import OpenLedger
 
 CANARY = "0.7.0-canary"
 
@@ -72,15 +73,25 @@ def test_performance_equals_scikit_learn_on_the_export(
         positions = [generator.randrange(1728) for _ in range(size)]
         version = CANARY if index % 3 == 0 else None
         route = "/v2/models/{model_name}/infer" if index % 4 == 0 else "/api/v1/predict"
-        batches.append(answered(f"{index:032x}" if index % 2 else f"client-{index}", positions, version=version, route=route))
+        batches.append(
+            answered(f"{index:032x}" if index % 2 else f"client-{index}", positions, version=version, route=route)
+        )
     # Labels for some rows of the first half, sent before their predictions are recorded (late joins),
-    early = [{"request_id": b.request_id, "row": row, "label": generator.choice(CLASSES)} for b in batches[:30] for row in b.rows[:2]]
+    early = [
+        {"request_id": b.request_id, "row": row, "label": generator.choice(CLASSES)}
+        for b in batches[:30]
+        for row in b.rows[:2]
+    ]
     assert ledger.add_labels(early) == [None] * len(early)
     for batch in batches:
         ledger.record(batch)
     assert ledger.drain(30)
     # then more labels, duplicates of earlier ones, and corrections: the latest wins.
-    later = [{"request_id": b.request_id, "row": row, "label": generator.choice(CLASSES)} for b in batches[20:] for row in b.rows[:3]]
+    later = [
+        {"request_id": b.request_id, "row": row, "label": generator.choice(CLASSES)}
+        for b in batches[20:]
+        for row in b.rows[:3]
+    ]
     duplicates = later[:10]
     assert ledger.add_labels(later + duplicates) == [None] * (len(later) + len(duplicates))
 
@@ -88,16 +99,20 @@ def test_performance_equals_scikit_learn_on_the_export(
     assert ledger.export(out) == sum(len(b.rows) for b in batches)
     frame = pd.read_parquet(out)
     # The export joins the latest label of each row.
-    latest: dict[tuple[str, int], str] = {}
+    latest: dict[tuple[object, object], object] = {}
     for label in early + later + duplicates:
         latest[(label["request_id"], label["row"])] = label["label"]
-    joined = {(r, w): lab for r, w, lab in zip(frame["request_id"], frame["row"], frame["label"], strict=True) if isinstance(lab, str)}
+    joined = {
+        (r, w): lab
+        for r, w, lab in zip(frame["request_id"], frame["row"], frame["label"], strict=True)
+        if isinstance(lab, str)
+    }
     assert joined == latest
 
     versions = ledger.performance()
     assert [v["model_version"] for v in versions] == sorted(set(frame["model_version"]))
-    for version in versions:
-        assert_matches(version, frame[frame["model_version"] == version["model_version"]])
+    for performance in versions:
+        assert_matches(performance, frame[frame["model_version"] == performance["model_version"]])
 
     (canary,) = ledger.performance(model_version=CANARY, route="/api/v1/predict")
     selected = frame[(frame["model_version"] == CANARY) & (frame["route"] == "/api/v1/predict")]

@@ -1,4 +1,7 @@
-"""Nothing answered is lost: a killed worker's spool is replayed exactly once; a database that is down fills the spool up to its bound."""
+"""Nothing answered is lost: a killed worker's spool is replayed exactly once; a database down fills the spool.
+
+The spool grows up to its bound; past it, predictions are counted as not recorded, or refused.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app.ledger import Ledger, LedgerFull
+from app.ledger import Ledger, LedgerFullError
 from devtools import REPO_ROOT
+from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
-from tests.ledger.conftest import OpenLedger, answered, new_database
+from tests.ledger.conftest import OpenLedger, new_database
 
 KILL_AFTER_LINES = 300
 
@@ -69,8 +73,8 @@ def test_a_killed_worker_loses_nothing_it_answered(
     per_row = collections.Counter(zip(frame["request_id"], frame["row"], strict=True))
     assert set(per_row.values()) == {1}, "a prediction is in the database more than once"
     recorded = collections.Counter(frame["request_id"])
-    for request_id, rows in answered_rows.items():
-        assert recorded[request_id] == rows, request_id
+    for request_id, row_count in answered_rows.items():
+        assert recorded[request_id] == row_count, request_id
     assert list((data_dir / "spool").glob("*.spool")) == [ledger.spool.current.path]
 
 
@@ -114,7 +118,7 @@ def test_at_the_bound(own_postgres: RunningPostgres, open_ledger: OpenLedger, tm
         not_recorded = ledger.spool.not_recorded
         try:
             ledger.record(batch)
-        except LedgerFull:
+        except LedgerFullError:
             refusals += 1
             continue
         if ledger.spool.not_recorded == not_recorded:
@@ -137,4 +141,3 @@ def test_at_the_bound(own_postgres: RunningPostgres, open_ledger: OpenLedger, tm
     # Room again: recording works.
     ledger.record(answered("after", [1]))
     assert ledger.drain(30)
-

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import time
 from array import array
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import inspect
 
+from app.ledger import Ledger
 from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
 from app.ledger.cars import CLASSES
 from app.ledger.schema import migrate
 from app.ledger.store import open_store, partition_name
-from tests.ledger.conftest import OpenLedger, answered, ledger_settings
+from devtools.ledger_batches import answered
+from devtools.postgres import RunningPostgres
+from tests.ledger.conftest import OpenLedger, ledger_settings, new_database
 
 DAY = 86_400
 
@@ -32,8 +36,6 @@ def test_where_the_ledger_writes(tmp_path: Path) -> None:
 
 
 def test_off_means_no_ledger(tmp_path: Path) -> None:
-    from app.ledger import Ledger
-
     assert Ledger.open(ledger_settings("off", tmp_path)) is None
     assert not tmp_path.joinpath("spool").exists()
 
@@ -43,16 +45,19 @@ def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
     codes = array("H", [17 * 4 + 1, 1727 * 4 + 2])
     first = encode(batch, codes, batch.rows, [(17, [0.1, 0.6, 0.2, 0.1])])
     second = encode(batch, codes, [0, 1], [])
-    assert len(first) == HEADER.size + len("r" "v2" "/route" "1.0") + 2 * 2 + 4 * 2 + ANSWER.size
+    assert len(first) == HEADER.size + len("rv2/route1.0") + 2 * 2 + 4 * 2 + ANSWER.size
 
     frames = list(decode(first + second + second[:-1]))
 
     assert [end for end, _ in frames] == [len(first), len(first) + len(second)]
     (_, one), (_, two) = frames
     assert (one.time, one.request_id, one.v2_id, one.route, one.model_version) == (1234.5, "r", "v2", "/route", "1.0")
-    assert list(one.codes) == list(codes) and list(one.row_indices()) == [0, 3]
+    assert list(one.codes) == list(codes)
+    assert list(one.row_indices()) == [0, 3]
     assert one.answers == {17: (0.1, 0.6, 0.2, 0.1)}
-    assert two.rows is None and list(two.row_indices()) == [0, 1] and two.answers == {}
+    assert two.rows is None
+    assert list(two.row_indices()) == [0, 1]
+    assert two.answers == {}
 
 
 def test_migrating_twice_changes_nothing(ledger_url: str | None, tmp_path: Path) -> None:
@@ -82,10 +87,8 @@ def test_retention_forgets_old_days(ledger_url: str | None, open_ledger: OpenLed
     assert version["predictions"] == 1
 
 
-def test_postgresql_partitions_by_day(postgres: object, open_ledger: OpenLedger) -> None:
-    from tests.ledger.conftest import new_database
-
-    url = new_database(postgres)  # type: ignore[arg-type]
+def test_postgresql_partitions_by_day(postgres: RunningPostgres, open_ledger: OpenLedger) -> None:
+    url = new_database(postgres)
     now = time.time()
     ledger = open_ledger(url)
     ledger.record(answered("two-days-ago", [1], at=now - 2 * DAY))
@@ -104,17 +107,13 @@ def test_postgresql_partitions_by_day(postgres: object, open_ledger: OpenLedger)
     assert rows == (1,)
 
 
-def time_day(moment: float):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def time_day(moment: float) -> date:
     return datetime.fromtimestamp(moment, UTC).date()
 
 
 @pytest.mark.parametrize("request_id", ["0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF", "id-1"])
-def test_request_ids_come_back_as_sent(postgres: object, open_ledger: OpenLedger, tmp_path: Path, request_id: str) -> None:
-    from tests.ledger.conftest import new_database
-
-    ledger = open_ledger(new_database(postgres))  # type: ignore[arg-type]
+def test_request_ids_come_back_as_sent(postgres: RunningPostgres, open_ledger: OpenLedger, request_id: str) -> None:
+    ledger = open_ledger(new_database(postgres))
     ledger.record(answered(request_id, [1]))
     assert ledger.drain(30)
     assert ledger.add_labels([{"request_id": request_id, "row": 0, "label": "vgood"}]) == [None]

@@ -10,8 +10,8 @@ On a PostgreSQL of its own (Debian's, in a temporary directory, fsync off):
 - bytes on disk per recorded row (the predictions' partitions with their TOAST and indexes,
   ``pg_total_relation_size``, over the rows) after each; the answers table (each model
   version's probabilities for each car, at most 1728 per version) apart;
-- ``Ledger.record``'s cost per call for one and 1000 rows, in process, with the writer running,
-  beside ``make_prediction``'s for the same rows.
+- ``Ledger.record``'s cost per call for one and 1000 rows, in process, with the writer running
+  and alone, beside ``make_prediction``'s for the same rows.
 
 The issue's goals: at least 100k rows/s, the 1M-row backlog in at most 30 s, at most 16 bytes
 per row in 1000-row requests and 96 in one-row requests. A script that prints figures, not a
@@ -121,22 +121,30 @@ def per_call(function: Callable[[Argument], object], argument: Argument, calls: 
     return best * 1e6
 
 
-def record_cost(server: RunningPostgres, work: Path, calls: int) -> list[tuple[int, float, float]]:
+def record_cost(server: RunningPostgres, work: Path, calls: int) -> list[tuple[int, float, float, float]]:
+    """Per row count: record with its writer running, record alone (writer stopped), make_prediction; in us."""
     url = new_database(server, "record_cost")
     ledger = Ledger.open(settings(url, work / "record_cost"), CollectorRegistry())
     assert ledger is not None
-    costs = []
-    for rows, repeat in ((1, calls), (BIG, max(1, calls // 100))):
+    cases = []
+    for rows in (1, BIG):
         batch = answered("0123456789abcdef0123456789abcdef", [random.randrange(1728) for _ in range(rows)])
         inputs = [dict(zip(feature_names(), car, strict=True)) for car in batch.cars]
-        record_us = per_call(ledger.record, batch, repeat)
-        predict_us = per_call(lambda data: make_prediction(input_data=data), inputs, repeat)
-        costs.append((rows, record_us, predict_us))
+        cases.append((rows, batch, inputs, max(1, calls // rows)))
+    with_writer = [per_call(ledger.record, batch, repeat) for _, batch, _, repeat in cases]
+    ledger.writer.stop(timeout=DRAIN_TIMEOUT_S)
+    alone = [per_call(ledger.record, batch, repeat) for _, batch, _, repeat in cases]
+    predict = [
+        per_call(lambda data: make_prediction(input_data=data), inputs, repeat) for _, _, inputs, repeat in cases
+    ]
     ledger.close()
-    return costs
+    return [
+        (case[0], writing, quiet, predicting)
+        for case, writing, quiet, predicting in zip(cases, with_writer, alone, predict, strict=True)
+    ]
 
 
-def report(ingests: list[Ingest], costs: list[tuple[int, float, float]]) -> str:
+def report(ingests: list[Ingest], costs: list[tuple[int, float, float, float]]) -> str:
     lines = [
         "Ingest into PostgreSQL: a dead worker's spooled backlog, replayed by a new ledger"
         " until the database holds all of it.",
@@ -151,13 +159,16 @@ def report(ingests: list[Ingest], costs: list[tuple[int, float, float]]) -> str:
         )
     lines += [
         "",
-        "`Ledger.record` in process, the writer running, beside `make_prediction` for the same rows.",
+        "`Ledger.record` in process: with its writer thread running (what a worker pays, the writer's share"
+        " included), and alone (the writer stopped), beside `make_prediction` for the same rows.",
         "",
-        "| rows | record | make_prediction | record / make_prediction |",
-        "|--:|--:|--:|--:|",
+        "| rows | record, writer running | record alone | make_prediction | record, writer running / make_prediction |",
+        "|--:|--:|--:|--:|--:|",
     ]
-    for rows, record_us, predict_us in costs:
-        lines.append(f"| {rows:,} | {record_us:.1f} us | {predict_us:.1f} us | {record_us / predict_us:.2f} |")
+    for rows, with_writer, alone, predict in costs:
+        lines.append(
+            f"| {rows:,} | {with_writer:.1f} us | {alone:.1f} us | {predict:.1f} us | {with_writer / predict:.2f} |"
+        )
     return "\n".join(lines)
 
 

@@ -103,10 +103,11 @@ def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:
         if len(view) - offset < length:
             return
         at = offset + HEADER.size
-        request_id, v2_id, route, version = (
-            str(view[start : start + size], "utf-8") for start, size in _spans(at, lengths)
-        )
-        at += sum(lengths)
+        strings = []
+        for size in lengths:
+            strings.append(str(view[at : at + size], "utf-8"))
+            at += size
+        request_id, v2_id, route, version = strings
         codes = _array("H", view[at : at + 2 * count])
         at += 2 * count
         rows = None
@@ -128,8 +129,3 @@ def _array(typecode: str, data: memoryview) -> array[int]:
     numbers.frombytes(data)
     return numbers
 
-
-def _spans(start: int, lengths: Sequence[int]) -> Iterator[tuple[int, int]]:
-    for size in lengths:
-        yield start, size
-        start += size

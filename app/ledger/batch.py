@@ -128,4 +128,3 @@ def _array(typecode: str, data: memoryview) -> array[int]:
     numbers = array(typecode)
     numbers.frombytes(data)
     return numbers
-

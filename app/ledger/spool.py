@@ -15,8 +15,8 @@ import secrets
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
-from operator import add
 from dataclasses import dataclass, field
+from operator import add
 from pathlib import Path
 
 from app.ledger.batch import CLASS_COUNT, RecordedBatch, encode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -69,6 +70,17 @@ def test_migrating_twice_changes_nothing(ledger_url: str | None, tmp_path: Path)
     tables = set(inspect(store.engine).get_table_names())
     assert {"ledger_predictions", "ledger_labels", "ledger_answers", "ledger_alembic_version"} <= tables
     store.close()
+
+
+def test_workers_migrating_at_once_all_start(ledger_url: str | None, tmp_path: Path) -> None:
+    url = ledger_settings(ledger_url, tmp_path).database_url()
+    assert url is not None
+    tmp_path.mkdir(exist_ok=True)
+    stores = [open_store(url) for _ in range(4)]
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(lambda store: migrate(store.engine), stores))  # raises if any failed
+    for store in stores:
+        store.close()
 
 
 def test_retention_forgets_old_days(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path) -> None:

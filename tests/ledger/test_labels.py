@@ -122,7 +122,8 @@ def test_a_file_with_a_wrong_label_loads_nothing(
 def test_export_command(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ledger = open_ledger(ledger_url, data_dir)
-    ledger.record(answered("exported", [5, 6, 7], rows=[0, 2, 5], v2_id="v2-request"))
+    v2_id = "a v2 id\twith \\ and\r\n"  # any string a client sends: COPY's special characters too
+    ledger.record(answered("exported", [5, 6, 7], rows=[0, 2, 5], v2_id=v2_id))
     assert ledger.drain(30)
     out = tmp_path / "out.parquet"
 
@@ -132,5 +133,5 @@ def test_export_command(ledger_url: str | None, open_ledger: OpenLedger, tmp_pat
     assert "3 predictions written" in result.stdout
     frame = pd.read_parquet(out)
     assert frame["row"].tolist() == [0, 2, 5]
-    assert set(frame["v2_id"]) == {"v2-request"}
+    assert set(frame["v2_id"]) == {v2_id}
     assert frame[["buying", "maint", "doors", "persons", "lug_boot", "safety"]].notna().all().all()

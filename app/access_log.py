@@ -1,19 +1,17 @@
 """The access log: one line per answered request, in the layout of the service's other log lines.
 
 Every other line goes through loguru. This one is written for every request, and loguru
-builds a full record for each message (caller frame, thread, process, timezone-aware time)
-and writes each line with its own system call: together a quarter of a one-row request's
-time (bench/). Here the line is formatted directly, in the layout ``app.log.TEXT_FORMAT``
-defines for every line, or, with ``LOG_JSON``, as loguru's ``{"text", "record"}`` object with
-the fields a log shipper reads (time, level, name, message, and in ``extra`` the request id,
-method, path, status, duration and the handler's fields, such as rows). Lines are written to
-standard error in batches, as nginx's ``access_log ... buffer= flush=`` does: at most ``FLUSH_SECONDS`` after the first
-line waiting, at ``FLUSH_LINES`` lines, and when the app stops.
+builds a full record for each message (caller frame, thread, process, timezone-aware time),
+a large share of a one-row request (docs/performance.md). Here the
+line is formatted directly, in the layout ``app.log.TEXT_FORMAT`` defines for every line, or,
+with ``LOG_JSON``, as loguru's ``{"text", "record"}`` object with the fields a log shipper reads
+(time, level, name, message, and in ``extra`` the request id, method, path, status, duration
+and the handler's fields, such as rows). Each line is written to standard error as its request
+ends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from typing import Any
@@ -28,9 +26,6 @@ from app.request_state import access_log_fields
 
 NAME = "app.access"
 LEVEL = "INFO"
-LEVEL_NUMBER = 20  # loguru's INFO
-FLUSH_SECONDS = 0.1
-FLUSH_LINES = 1000
 
 
 # When, request id, method, path, status, seconds taken, the handler's fields.
@@ -53,26 +48,15 @@ class _Formatted(str):
 class AccessLog:
     def __init__(self, *, json: bool) -> None:
         self.json = json
-        self._waiting: list[Answered] = []
+        self.level_number = logger.level(LEVEL).no
         self._second = -1
         self._second_text = ""
 
     def write(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
-        """Queue the line of a request answered on the running event loop; it is formatted at the flush."""
+        """Write the line of a request that has been answered."""
         answered = (time.time(), request_id, scope["method"], scope["path"], status, seconds, access_log_fields(scope))
-        self._waiting.append(answered)
-        if len(self._waiting) == 1:
-            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-        elif len(self._waiting) >= FLUSH_LINES:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the lines waiting, in one call."""
-        if self._waiting:
-            answered, self._waiting = self._waiting, []
-            # Looked up on each flush, as print() does, so that a redirected stderr is followed.
-            sys.stderr.write("".join(map(self._line, answered)))
-            sys.stderr.flush()
+        # Looked up on each line, as print() does, so that a redirected stderr is followed.
+        sys.stderr.write(self._line(answered))
 
     def _line(self, answered: Answered) -> str:
         now, request_id, method, path, status, seconds, fields = answered
@@ -90,7 +74,7 @@ class AccessLog:
         request = {"method": method, "path": path, "status": status, "duration_ms": milliseconds}
         record = {
             "extra": {"request_id": request_id, **request, **fields},
-            "level": {"name": LEVEL, "no": LEVEL_NUMBER},
+            "level": {"name": LEVEL, "no": self.level_number},
             "message": message,
             "name": NAME,
             "time": {"repr": time_text, "timestamp": now},
@@ -108,6 +92,6 @@ class AccessLog:
 
 def access_log_for(settings: Settings) -> AccessLog | None:
     """The access log, unless ``ACCESS_LOG`` is off or ``LOG_LEVEL`` is above INFO."""
-    if settings.ACCESS_LOG and logger.level(settings.LOG_LEVEL).no <= LEVEL_NUMBER:
+    if settings.ACCESS_LOG and logger.level(settings.LOG_LEVEL).no <= logger.level(LEVEL).no:
         return AccessLog(json=settings.LOG_JSON)
     return None

@@ -3,9 +3,8 @@
 What is loaded at start lives as long as the app, so ``gc.freeze`` keeps the collector from
 walking it again and again; a request allocates thousands of objects that reference counting
 frees, so a young-generation collection every 10,000 allocations (CPython's default is 700)
-finds as much for less work. Together about a tenth of a 1000-row request's time, nothing
-measurable at one row (bench/). The collector is the process's, so this holds only while the
-app runs (``GC_TUNING``, on by default) and is undone when it stops.
+finds as much for less work. The collector is the process's, so this holds only while the app
+runs (``GC_TUNING``, on by default) and is undone when it stops.
 """
 
 from __future__ import annotations

@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     MAX_UPLOAD_ROWS: int = Field(default=1_000_000, ge=1)
     METRICS_ENABLED: bool = True  # Prometheus metrics at /metrics (app/metrics.py)
     # FastAPI's OpenTelemetry spans and metrics, for an OpenTelemetry SDK set up around the
-    # service. Off, FastAPI does not look for one on every request (4% of a one-row request).
+    # service. Off, FastAPI does not look for one on every request.
     OTEL_ENABLED: bool = False
-    # The garbage collector tuned while the app runs (app/collector.py): a tenth of a 1000-row request.
+    # The garbage collector tuned while the app runs (app/collector.py).
     GC_TUNING: bool = True
     # The server's own limits (app/server_protocol.py, app/serve.py).
     MAX_REQUEST_HEADER_BYTES: int = Field(default=32 * 1024, ge=1024)

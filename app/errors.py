@@ -1,48 +1,43 @@
-"""Every error answer of the service is rendered here, whoever raises it.
+"""The service's one error type, ``ApiError``, and the one place it is rendered.
 
-Routes raise ``ApiError`` (the protocol layer of ``/v2`` raises ``ProtocolError``); FastAPI's
-request validation, Starlette's 404/405, a client that went away, the request-body reader,
-the middleware's 500 and 503 and the server protocol's 431 and 408 all end in
-``error_response`` or ``error_body``.
+Routes, the data plane, the Open Inference Protocol layer, the request-body reader, the
+middleware and the server protocol all raise or build an ``ApiError``: a status and a list of
+problems (``app.schemas.errors.ErrorDetail``'s shape). ``render`` turns it into a body in the
+shape of the API that owns the route:
 
-The body is ``app.schemas.errors.ErrorResponse``: ``{"detail": [...]}`` with the location, a
-message and, where there are some, the allowed values. Under the Open Inference Protocol's
-``/v2`` the same errors take that protocol's shape, ``{"error": "..."}`` (tritonclient fails
-on any other), the messages joined, and a refused request is a 400 as the protocol has it.
-Every answer is small: at most ``MAX_LISTED_ERRORS`` problems are listed, and a client's
-values are echoed through the model package's ``echo`` and ``shown``.
+- ``DETAIL``: ``{"detail": [...]}``, FastAPI's shape, for ``/api/v1`` and everything else;
+- ``INFERENCE_PROTOCOL``: the Open Inference Protocol's ``{"error": "..."}`` (tritonclient fails
+  on any other), the messages joined, and a refused request is a 400 as the protocol has it.
+
+A route's shape is its route class's ``error_shape`` (``app.api.routing``): the router that
+owns a route decides. A path that matches no route takes the shape of the router whose
+prefix it falls under (``ErrorShapes``), else ``DETAIL``.
+
+This module is light on purpose: the server's protocol imports it, before any app exists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
-from app.inference_protocol import PATH_PREFIX, ProtocolError
-from app.request_state import access_log_fields, request_id_of
-from car_evaluation_model import ModelArtifactError
-from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
+from app.request_state import request_id_of
 
-JSON_MEDIA_TYPE = JSONResponse.media_type
-# nginx's code for "client closed the request": logged, never seen by a client.
-CLIENT_CLOSED_REQUEST = 499
-UNPROCESSABLE = 422
-BAD_REQUEST = 400
+JSON_MEDIA_TYPE: Final = "application/json"
+UNPROCESSABLE: Final = 422
+BAD_REQUEST: Final = 400
 
 # One problem of an error answer, as a dict: the shape of ``app.schemas.errors.ErrorDetail``.
 ErrorDetailDict = dict[str, Any]
 
 
 class ApiError(Exception):
-    """An error answer: a status and a list of problems."""
+    """An error answer: a status, a list of problems, and headers to send with it."""
 
     def __init__(
         self, status_code: int, details: list[ErrorDetailDict], headers: Mapping[str, str] | None = None
@@ -56,92 +51,86 @@ class ApiError(Exception):
     def single(cls, status_code: int, loc: list[str | int], msg: str, type_: str, **extra: Any) -> ApiError:
         return cls(status_code, [{"loc": loc, "msg": msg, "type": type_, **extra}])
 
-
-def model_unavailable(error: ModelArtifactError) -> ApiError:
-    """503: the model cannot be loaded (missing artifact, wrong scikit-learn version)."""
-    return ApiError.single(503, ["model"], str(error), "model_unavailable")
-
-
-def error_body(details: list[ErrorDetailDict]) -> bytes:
-    return orjson.dumps({"detail": details})
+    @property
+    def message(self) -> str:
+        """Every problem's message, in one line."""
+        return "; ".join(detail["msg"] for detail in self.details)
 
 
-def is_inference_protocol(scope: Scope) -> bool:
-    path: str = scope["path"].removeprefix(scope.get("root_path", ""))
-    return path == PATH_PREFIX or path.startswith(f"{PATH_PREFIX}/")
+class ErrorShape(Protocol):
+    """How one API words its errors."""
+
+    def render(self, error: ApiError) -> tuple[int, bytes]:
+        """The status and the body of ``error`` in this shape."""
 
 
-def error_response(
-    status_code: int, details: list[ErrorDetailDict], headers: Mapping[str, str] | None = None, *, scope: Scope
-) -> Response:
-    """The answer for ``details``; in the v2 protocol's shape when ``scope`` is a request under ``/v2``."""
-    if is_inference_protocol(scope):
-        status_code = BAD_REQUEST if status_code == UNPROCESSABLE else status_code
-        body = ProtocolError(status_code, "; ".join(detail["msg"] for detail in details)).body()
-    else:
-        body = error_body(details)
-    return Response(body, status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
+class DetailShape:
+    """FastAPI's ``{"detail": [...]}``, with the problems as they are."""
+
+    def render(self, error: ApiError) -> tuple[int, bytes]:
+        return error.status_code, orjson.dumps({"detail": error.details})
 
 
-def internal_error_response(scope: Scope) -> Response:
+class InferenceProtocolShape:
+    """The Open Inference Protocol's ``{"error": "..."}``; a refused request is its 400."""
+
+    def render(self, error: ApiError) -> tuple[int, bytes]:
+        status = BAD_REQUEST if error.status_code == UNPROCESSABLE else error.status_code
+        return status, orjson.dumps({"error": error.message})
+
+
+DETAIL: Final[ErrorShape] = DetailShape()
+INFERENCE_PROTOCOL: Final[ErrorShape] = InferenceProtocolShape()
+
+
+@dataclass
+class ErrorShapes:
+    """The shape of each router's errors for paths no route matched, by the router's prefix."""
+
+    prefixes: dict[str, ErrorShape] = field(default_factory=dict)
+
+    def add(self, prefix: str, shape: ErrorShape) -> None:
+        if shape is not DETAIL:
+            self.prefixes[prefix] = shape
+
+    def unmatched(self, path: str) -> ErrorShape:
+        for prefix, shape in self.prefixes.items():
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return shape
+        return DETAIL
+
+
+def shape_of(scope: Scope) -> ErrorShape:
+    """The error shape of the route that ``scope`` was routed to, or of the router its path falls under."""
+    route = scope.get("route")
+    if route is not None:
+        shape: ErrorShape = getattr(route, "error_shape", DETAIL)
+        return shape
+    app = scope.get("app")
+    shapes: ErrorShapes | None = getattr(getattr(app, "state", None), "error_shapes", None)
+    if shapes is None:
+        return DETAIL
+    return shapes.unmatched(scope["path"].removeprefix(scope.get("root_path", "")))
+
+
+def render(error: ApiError, shape: ErrorShape = DETAIL) -> Response:
+    status, body = shape.render(error)
+    return Response(body, status_code=status, headers=error.headers, media_type=JSON_MEDIA_TYPE)
+
+
+def error_response(error: ApiError, scope: Scope) -> Response:
+    """The answer to a request for ``error``, in the shape of the API the request went to."""
+    return render(error, shape_of(scope))
+
+
+def internal_error(scope: Scope) -> ApiError:
     """500: says only that something failed and which request, for the logs; never why."""
     request_id = request_id_of(scope)
     message = f"internal error; the service logged it with request id {request_id}"
-    return error_response(
-        500, [{"loc": [], "msg": message, "type": "internal_error", "input": request_id}], scope=scope
-    )
+    return ApiError.single(500, [], message, "internal_error", input=request_id)
 
 
-def shutting_down_response(scope: Scope) -> Response:
+def shutting_down() -> ApiError:
     """503 for a request still unfinished when the server's graceful-shutdown timeout ends."""
     message = "the service stopped before this request was complete; send it again"
-    details = [{"loc": [], "msg": message, "type": "shutting_down"}]
-    return error_response(503, details, {"Connection": "close"}, scope=scope)
-
-
-async def _api_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, ApiError)
-    return error_response(error.status_code, error.details, error.headers, scope=request.scope)
-
-
-async def _protocol_error(_: Request, error: Exception) -> Response:
-    assert isinstance(error, ProtocolError)
-    return Response(error.body(), status_code=error.status, media_type=JSON_MEDIA_TYPE)
-
-
-async def _http_exception(request: Request, error: Exception) -> Response:
-    """Starlette's own answers (404 for an unknown path, 405 with its ``Allow`` header)."""
-    assert isinstance(error, HTTPException)
-    kind = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-    details = [{"loc": ["path"], "msg": str(error.detail), "type": kind}]
-    return error_response(error.status_code, details, error.headers, scope=request.scope)
-
-
-async def _request_validation(request: Request, error: Exception) -> Response:
-    """FastAPI's validation of parameters and bodies."""
-    assert isinstance(error, RequestValidationError)
-    details = [
-        {
-            "loc": list(problem["loc"]),
-            "msg": problem["msg"],
-            "type": problem["type"],
-            "input": echo(problem.get("input")),
-        }
-        for problem in error.errors()[:MAX_LISTED_ERRORS]
-    ]
-    return error_response(UNPROCESSABLE, details, scope=request.scope)
-
-
-async def _client_disconnect(request: Request, _: Exception) -> Response:
-    # Nobody will read this answer: it only gives the access line its status and its reason.
-    access_log_fields(request.scope)["note"] = "client went away before its request was read"
-    return Response(status_code=CLIENT_CLOSED_REQUEST)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every error raised inside the app to the renderers above."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(ProtocolError, _protocol_error)
-    app.add_exception_handler(HTTPException, _http_exception)
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(ClientDisconnect, _client_disconnect)
+    return ApiError(503, [{"loc": [], "msg": message, "type": "shutting_down"}], {"Connection": "close"})

@@ -1,8 +1,9 @@
-"""The FastAPI application: logging first, then middleware, error handlers, routers, OpenAPI.
+"""The FastAPI application: logging first, then the data plane and its recorders, middleware,
+error handlers, routers, OpenAPI.
 
-Every request is dispatched by the routing table, the hot routes (``/api/v1/predict``,
-``/api/v1/explain``, ``/v2/.../infer``) too, so root paths, dependency overrides, exception
-handlers and middleware apply to every route.
+Every request is dispatched by the routing table and handled by FastAPI's own handler, so
+root paths, dependencies (an ``include_router(dependencies=...)`` guard included), dependency
+overrides, exception handlers and middleware apply to every route.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from loguru import logger
 from app import __version__ as api_version
 from app.access_log import access_log_for
 from app.api.main import routers
+from app.api.routing import error_shape_of
 from app.collector import collector_tuned
 from app.config import SETTINGS_STATE_KEY, Settings, settings
-from app.errors import install_error_handlers
+from app.data_plane import AccessLineRecorder, DataPlane
+from app.error_handlers import install_error_handlers
+from app.errors import ErrorShapes
 from app.inference_protocol.schemas import InferenceRequest
 from app.log import setup_logging
-from app.metrics import ServiceMetrics, metrics_for
+from app.metrics.http import HttpMetrics
+from app.metrics.model import ModelFacts
+from app.metrics.predictions import PredictionMetrics
+from app.metrics.registry import new_registry, worker_exited
 from app.middleware import RequestContextMiddleware
 from app.schemas.predict import PredictRequest, PredictResponse
 from app.web.routes import STATIC_URL, root_router, static_files
@@ -43,14 +50,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
         logger.info("model car-evaluation-model {} loaded", model_version)
     except ModelArtifactError as error:
         logger.error("model not loaded: {}", error)
+    if app.state.model_facts is not None:
+        app.state.model_facts.publish()
     # A second Ctrl+C makes uvicorn skip the app's shutdown and cancel it as the process ends:
     # it still runs, and the app ends as it does after one Ctrl+C.
     with contextlib.suppress(asyncio.CancelledError), collector_tuned(app.state.settings.GC_TUNING):
         # The lifespan state reaches the server too: its protocol reads its limits from it.
         yield {SETTINGS_STATE_KEY: app.state.settings}
-    if app.state.access_log is not None:
-        app.state.access_log.flush()
-    ServiceMetrics.worker_exited()
+    worker_exited()
     logger.info("application stopped")
 
 
@@ -79,14 +86,25 @@ def create_app(settings: Settings = settings) -> FastAPI:
             allow_headers=["Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
-    app.state.metrics = metrics = metrics_for(settings)
+    app.state.data_plane = data_plane = DataPlane([AccessLineRecorder()])
+    app.state.metrics_registry = registry = new_registry() if settings.METRICS_ENABLED else None
+    app.state.model_facts = ModelFacts(registry) if registry is not None else None
+    app.state.prediction_metrics = None
+    if registry is not None:
+        app.state.prediction_metrics = prediction_metrics = PredictionMetrics(registry)
+        data_plane.attach(prediction_metrics)
     app.state.access_log = access_log = access_log_for(settings)
     app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, access_log=access_log
+        RequestContextMiddleware,
+        metrics=HttpMetrics(registry) if registry is not None else None,
+        access_log=access_log,
     )  # outermost: id, metrics, log line
     install_error_handlers(app)
+    app.state.error_shapes = error_shapes = ErrorShapes()
     for router, under_api_prefix in routers:
-        app.include_router(router, prefix=settings.API_V1_STR if under_api_prefix else "")
+        prefix = settings.API_V1_STR if under_api_prefix else ""
+        app.include_router(router, prefix=prefix)
+        error_shapes.add(prefix + router.prefix, error_shape_of(router))
     app.include_router(root_router)
     app.mount(STATIC_URL, static_files, name="static")
 

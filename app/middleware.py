@@ -21,18 +21,18 @@ from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access_log import AccessLog
-from app.errors import internal_error_response, shutting_down_response
-from app.metrics import Metrics, route_template
+from app.errors import error_response, internal_error, shutting_down
+from app.metrics.http import HttpMetrics, route_template
 from app.request_state import (
     REQUEST_ID_KEY,
     access_log_fields,
+    answer_headers,
     current_request_id,
     header,
     new_request_id,
     set_request_id,
 )
 
-NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -44,7 +44,7 @@ def _request_id_from(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog | None) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics | None, access_log: AccessLog | None) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -56,16 +56,18 @@ class RequestContextMiddleware:
         request_id = _request_id_from(scope)
         set_request_id(scope, request_id)
         root_path = scope.get("root_path", "")
-        self.metrics.request_started(scope["method"])
+        if self.metrics is not None:
+            self.metrics.request_started(scope["method"])
         started = time.perf_counter()
         status = 500
         response_started = False
+        headers = answer_headers(request_id)
 
         async def send_with_context(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_KEY, request_id.encode()), NOSNIFF]
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         token = current_request_id.set(request_id)
@@ -75,17 +77,18 @@ class RequestContextMiddleware:
             logger.exception("unhandled error in {} {}", scope["method"], scope["path"])
             if response_started:
                 raise  # too late for an error answer: the server closes the connection
-            await internal_error_response(scope)(scope, receive, send_with_context)
+            await error_response(internal_error(scope), scope)(scope, receive, send_with_context)
         except asyncio.CancelledError:
             # uvicorn cancels what is still running when the graceful-shutdown timeout
             # ends (a stalled upload, say). The task ends here either way: answer 503,
             # and let uvicorn stop without logging a traceback for it.
             access_log_fields(scope)["note"] = "cut by the graceful-shutdown timeout"
             if not response_started:
-                await shutting_down_response(scope)(scope, receive, send_with_context)
+                await error_response(shutting_down(), scope)(scope, receive, send_with_context)
         finally:
             current_request_id.reset(token)
             duration = time.perf_counter() - started
-            self.metrics.request_finished(route_template(scope, root_path), scope["method"], status, duration)
+            if self.metrics is not None:
+                self.metrics.request_finished(route_template(scope, root_path), scope["method"], status, duration)
             if self.access_log is not None:
                 self.access_log.write(scope, request_id, status, duration)

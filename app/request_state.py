@@ -10,6 +10,8 @@ from starlette.types import Scope
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
+# Browsers must not guess another type than the one an answer declares.
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 # The id of the request being handled, for every log line written while it is (app.log).
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
@@ -18,8 +20,7 @@ current_request_id: ContextVar[str] = ContextVar("current_request_id", default="
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of one request header; ``name`` in lower case, as ASGI gives names.
 
-    For the hot path: Starlette's ``request.headers`` builds a mapping of every header, and
-    looking one up that is absent raises and catches a ``KeyError`` (bench/).
+    Starlette's ``request.headers`` builds a mapping of every header to read one.
     """
     for key, value in scope["headers"]:
         if key == name:
@@ -30,6 +31,11 @@ def header(scope: Scope, name: bytes) -> str | None:
 def new_request_id() -> str:
     # 128 random bits, as in a uuid4, without a system call: an id must be unique, not secret.
     return f"{random.getrandbits(128):032x}"
+
+
+def answer_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    """The headers every answer carries, whether the app or the server's protocol makes it."""
+    return [(REQUEST_ID_KEY, request_id.encode()), NOSNIFF]
 
 
 def _state(scope: Scope) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import uvicorn.main
 
 from app.config import Settings
 from app.log import setup_logging
-from app.metrics_files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
+from app.metrics.files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 
 UVICORN_LOGGING = Path(__file__).with_name("uvicorn_logging.json")
 

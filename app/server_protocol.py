@@ -24,8 +24,8 @@ from loguru import logger
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import SETTINGS_STATE_KEY, Settings
-from app.errors import error_body
-from app.request_state import REQUEST_ID_KEY, new_request_id
+from app.errors import DETAIL, ApiError
+from app.request_state import answer_headers, new_request_id
 
 # Only for an app run without its lifespan (uvicorn --lifespan off): the settings of the environment.
 environment_settings = cache(Settings)
@@ -34,6 +34,7 @@ REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
 HEADERS_END = b"\r\n\r\n"
+DEADLINE_CHECK_SECONDS = 1.0
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -44,12 +45,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.header_tail = b""  # its last bytes, in case the blank line is split across reads
         self.header_deadline: float | None = None  # loop time by which the head must be in
         self.refused = False
+        self.deadline_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.settings: Settings = self.app_state.get(SETTINGS_STATE_KEY) or environment_settings()
         self.header_deadline = self.loop.time() + self.settings.REQUEST_HEADER_TIMEOUT_SECONDS
-        _start_sweeping(self.loop, self.connections)
+        self.deadline_check = self.loop.call_later(DEADLINE_CHECK_SECONDS, self.check_header_deadline)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.deadline_check is not None:
+            self.deadline_check.cancel()
+        super().connection_lost(exc)
+
+    def check_header_deadline(self) -> None:
+        """Every second while the connection is open: 408 once its head is past its deadline.
+
+        One timer per connection, not one per request: a request only sets its deadline, and
+        its head may so take up to a second longer.
+        """
+        deadline = self.header_deadline
+        if deadline is not None and deadline <= self.loop.time():
+            self.headers_timed_out()
+        if not self.transport.is_closing():
+            self.deadline_check = self.loop.call_later(DEADLINE_CHECK_SECONDS, self.check_header_deadline)
 
     def data_received(self, data: bytes) -> None:
         if self.refused:  # the rest of a refused request is not parsed
@@ -104,41 +123,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         request_id = new_request_id()
         kind = {408: "request_timeout", 431: "headers_too_large"}[status]
-        body = error_body([{"loc": [location], "msg": message, "type": kind}])
+        # No route owns a request refused before its head is read: the default shape.
+        status, body = DETAIL.render(ApiError.single(status, [location], message, kind))
         head = [
             b"HTTP/1.1 %d %s" % (status, REASONS[status]),
             b"content-type: application/json",
             b"content-length: %d" % len(body),
             b"connection: close",
-            REQUEST_ID_KEY + b": " + request_id.encode(),
-            b"x-content-type-options: nosniff",
+            *(name + b": " + value for name, value in answer_headers(request_id)),
         ]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         self.transport.close()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
         logger.bind(request_id=request_id).info("{} refused {}: {}", client, status, message)
-
-
-SWEEP_INTERVAL_SECONDS = 1.0
-_swept_loops: set[asyncio.AbstractEventLoop] = set()
-
-
-def _start_sweeping(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
-    """Once per event loop: every second, answer 408 to the connections past their head's deadline.
-
-    One timer for all connections, rather than one per request (a timer per request cost
-    about a tenth of a one-row request's time); a head may so take up to a second longer.
-    """
-    if loop in _swept_loops:
-        return
-    _swept_loops.add(loop)
-
-    def sweep() -> None:
-        now = loop.time()
-        for connection in list(connections):
-            deadline = getattr(connection, "header_deadline", None)
-            if deadline is not None and deadline <= now:
-                connection.headers_timed_out()
-        loop.call_later(SWEEP_INTERVAL_SECONDS, sweep)
-
-    loop.call_later(SWEEP_INTERVAL_SECONDS, sweep)

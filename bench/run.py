@@ -99,10 +99,6 @@ SERVERS = {
     # Like (1), no access log: what the service itself costs. Then the same without metrics.
     "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false"}),
     "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false"}),
-    # Like (3), but FastAPI's own request handling instead of the direct routes' handler.
-    "(3f) FastAPI's handler": Server(
-        uvicorn("bench.apps.fastapi_handler:app") + " --http app.server_protocol:GuardedHttpToolsProtocol"
-    ),
     "(3v2) v2 infer": Server(SERVICE, path="/v2/models/car-evaluation/infer", body=v2_body),
     "(3e) explain": Server(SERVICE, path=f"{settings.API_V1_STR}/explain"),
     "(4) article-style pipeline": Server(uvicorn("bench.apps.article:app")),
@@ -269,18 +265,16 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
     ) -> float:
         return float(measured["runs"][rows][key] / reference["runs"][rows][key])
 
-    quiet, metrics_off, v2, fastapi_handler = (
+    quiet, metrics_off, v2 = (
         results["(3q) no access log"],
         results["(3m) no log, no metrics"],
         results["(3v2) v2 infer"],
-        results["(3f) FastAPI's handler"],
     )
     micro_by_rows = {r["rows"]: r["make_prediction_s"] for r in in_process}
     checks = [
         ("1-row req/s >= 1x ceiling (1)", ratio(1, ceiling), 1.0, ">="),
         ("1-row req/s >= 1x ceiling (1), no access log like (1)", ratio(1, ceiling, measured=quiet), 1.0, ">="),
         ("1000-row rows/s >= 2.5x ceiling (1)", ratio(1000, ceiling), 2.5, ">="),
-        ("direct routes earn >= 10%: 1-row req/s >= 1.1x FastAPI's handler (3f)", ratio(1, fastapi_handler), 1.1, ">="),
         ("1000-row rows/s >= 0.5x floor (2)", ratio(1000, floor), 0.5, ">="),
         ("1-row p99 <= 1.5x ceiling's p99", ratio(1, ceiling, "p99_s"), 1.5, "<="),
         ("metrics cost: 1-row req/s >= 0.9x metrics off", ratio(1, metrics_off, measured=quiet), 0.9, ">="),

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from loguru import logger
 
@@ -28,27 +27,6 @@ ARTICLE_ROW: dict[str, Any] = {
 def client() -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """The access lines a test caused are written as it returns, into its own captured output.
-
-    They wait up to ``FLUSH_SECONDS`` otherwise, and the timer, on a client's event-loop thread,
-    would write them while pytest prints its progress, or into a later test's output. This
-    wrapper is the innermost (``trylast``): it runs while pytest still captures the test's
-    output. No request is in flight then: a test client returns once the app has finished.
-    """
-    try:
-        return (yield)
-    finally:
-        test_client = getattr(item, "funcargs", {}).get("client")
-        tested_apps = [app]
-        if isinstance(test_client, TestClient) and isinstance(test_client.app, FastAPI):
-            tested_apps.append(test_client.app)
-        for tested in tested_apps:
-            if tested.state.access_log is not None:
-                tested.state.access_log.flush()
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
-"""The access log's batches and its JSON lines (its text lines: tests/test_middleware.py)."""
+"""The access log's lines, written as each request ends, and its JSON lines (text lines: test_middleware.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
-from app.access_log import FLUSH_LINES, FLUSH_SECONDS, NAME, AccessLog
+from app.access_log import NAME, AccessLog
 from app.request_state import access_log_fields
 
 
@@ -21,38 +20,16 @@ def logged(captured: pytest.CaptureFixture[str]) -> list[str]:
     return captured.readouterr().err.splitlines()
 
 
-def test_a_line_waits_at_most_the_flush_interval(capsys: pytest.CaptureFixture[str]) -> None:
-    async def answer_one() -> tuple[list[str], list[str]]:
-        access_log = AccessLog(json=False)
-        access_log.write(scope("r-1"), "r-1", 200, 0.001)
-        before = logged(capsys)
-        await asyncio.sleep(FLUSH_SECONDS * 3)
-        return before, logged(capsys)
-
-    before, after = asyncio.run(answer_one())
-    assert before == []
-    [line] = after
-    assert f" | INFO     | r-1 | {NAME} - POST /api/v1/predict 200 1.00ms rows=1 " in line
-
-
-def test_a_full_batch_is_written_at_once(capsys: pytest.CaptureFixture[str]) -> None:
-    async def answer_many() -> list[str]:
-        access_log = AccessLog(json=False)
-        for number in range(FLUSH_LINES):  # no await: the flush timer cannot run meanwhile
-            access_log.write(scope(f"r-{number}"), f"r-{number}", 200, 0.001)
-        return logged(capsys)
-
-    lines = asyncio.run(answer_many())
-    assert [line.split(" | ")[2] for line in lines] == [f"r-{number}" for number in range(FLUSH_LINES)]
+def test_each_line_is_written_as_its_request_ends(capsys: pytest.CaptureFixture[str]) -> None:
+    access_log = AccessLog(json=False)
+    for number in range(3):
+        access_log.write(scope(f"r-{number}"), f"r-{number}", 200, 0.001)
+        [line] = logged(capsys)
+        assert f" | INFO     | r-{number} | {NAME} - POST /api/v1/predict 200 1.00ms rows=1 " in line
 
 
 def test_json_lines_carry_the_request_id_and_fields_as_loguru_records_do(capsys: pytest.CaptureFixture[str]) -> None:
-    async def answer_one() -> None:
-        access_log = AccessLog(json=True)
-        access_log.write(scope("r-json"), "r-json", 422, 0.002)
-        access_log.flush()
-
-    asyncio.run(answer_one())
+    AccessLog(json=True).write(scope("r-json"), "r-json", 422, 0.002)
     [line] = logged(capsys)
     entry = json.loads(line)
     record = entry["record"]
@@ -76,11 +53,6 @@ def test_json_lines_carry_the_request_id_and_fields_as_loguru_records_do(capsys:
 def test_a_path_cannot_start_a_line_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
     forged = "/x\n2026-01-01 00:00:00.000 | INFO     | admin | app.access - POST /admin 200"
 
-    async def answer_one() -> None:
-        access_log = AccessLog(json=False)
-        access_log.write({"method": "GET", "path": forged}, "r-forged", 404, 0.001)
-        access_log.flush()
-
-    asyncio.run(answer_one())
+    AccessLog(json=False).write({"method": "GET", "path": forged}, "r-forged", 404, 0.001)
     [line] = logged(capsys)
     assert "/x\\n2026-01-01" in line

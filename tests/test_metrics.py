@@ -15,7 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.metrics import BATCH_ROWS, ServiceMetrics
+from app.data_plane import Answered, Call
+from app.metrics.predictions import WAITING_ROWS, PredictionMetrics
+from app.metrics.registry import new_registry
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import make_prediction
 from car_evaluation_model.config.core import config
@@ -69,21 +71,24 @@ def test_predictions_and_input_values_are_counted_exactly(fresh_client: TestClie
 
 
 def test_input_values_wait_to_be_counted_for_at_most_a_batch_of_rows() -> None:
-    metrics = ServiceMetrics()
-    cars: Any = load_dataset().drop(columns="class").sample(BATCH_ROWS, replace=True, random_state=5)
+    registry = new_registry()
+    metrics = PredictionMetrics(registry)
+    cars: Any = load_dataset().drop(columns="class").sample(WAITING_ROWS, replace=True, random_state=5)
 
     def predict(rows: Any) -> None:
         result = make_prediction(input_data=rows, keep_rows=True)
-        metrics.predicted("v1", model_version, {"unacc": len(rows)}, result["input_rows"])
+        answer = Answered(model_version, result["input_rows"], {"unacc": len(rows)})
+        metrics.answered(Call("id", "predict", "v1"), answer)
 
     def counted(feature: str, allowed: str) -> float | None:
-        return metrics.registry.get_sample_value(
+        found: float | None = registry.get_sample_value(
             "car_evaluation_input_values_total", {"feature": feature, "value": allowed}
         )
+        return found
 
     predict(cars.head(1))
     assert sum(counted("safety", allowed) or 0 for allowed in ("low", "med", "high")) == 0  # waits in the batch
-    predict(cars.iloc[1:])  # the batch now holds BATCH_ROWS rows: counted without a scrape
+    predict(cars.iloc[1:])  # WAITING_ROWS rows now wait: counted without a scrape
     for feature in config.model.features:
         for allowed in feature.values:
             assert counted(feature.name, allowed) == (cars[feature.name] == allowed).sum()

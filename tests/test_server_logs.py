@@ -86,3 +86,11 @@ def test_the_middleware_and_the_server_protocol_know_nothing_of_the_routes() -> 
     modules = json.loads(imported.stdout)
     assert modules
     assert [module for module in modules if module.startswith(("app.api", "app.web", "app.main"))] == []
+
+
+def test_the_server_protocol_loads_neither_the_model_nor_its_libraries() -> None:
+    probe = "import json, sys, app.server_protocol; print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    top_level = set(json.loads(imported.stdout))
+    assert "uvicorn" in top_level
+    assert top_level.isdisjoint({"car_evaluation_model", "pandas", "sklearn", "pyarrow", "fastapi", "numpy"})

@@ -1,8 +1,7 @@
 """Dependencies shared by the routes, as ``Annotated`` aliases.
 
 Each is ``async`` and takes only the request: FastAPI calls an ``async`` dependency on the
-event loop (a plain ``def`` costs a thread-pool round trip per request), and ``DirectRoute``
-calls dependencies of that shape itself.
+event loop (a plain ``def`` costs a thread-pool round trip per request).
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.config import Settings
-from app.errors import model_unavailable
-from app.metrics import Metrics
-from car_evaluation_model import ModelArtifactError, warm_up
+from app.data_plane import DataPlane
 
 
 async def get_settings(request: Request) -> Settings:
@@ -26,18 +23,15 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_metrics(request: Request) -> Metrics:
-    """The app's metrics (``create_app`` puts them on its state)."""
-    metrics: Metrics = request.app.state.metrics
-    return metrics
+async def get_data_plane(request: Request) -> DataPlane:
+    """The app's data plane (``create_app`` builds it with its recorders)."""
+    data_plane: DataPlane = request.app.state.data_plane
+    return data_plane
 
 
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+DataPlaneDep = Annotated[DataPlane, Depends(get_data_plane)]
 
 
-async def require_model(request: Request) -> None:
+async def require_model(data_plane: DataPlaneDep) -> None:
     """503 unless the model is loaded: for routes that say whether the service can answer."""
-    try:
-        warm_up()
-    except ModelArtifactError as error:
-        raise model_unavailable(error) from error
+    data_plane.check_ready()

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 from loguru import logger
+from pydantic import BaseModel
 
 from app.api.request_body import read_body
 from app.config import Settings
@@ -34,6 +35,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "Invalid rows: each error names the row, field and allowed values."},
     503: {"model": ErrorResponse, "description": "The model cannot be loaded."},
 }
+
+
+def answered_by(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The answers of a route that builds its body itself: ``model`` documents the 200, not checks it."""
+    return {200: {"model": model, "description": "Successful Response"}, **ERROR_RESPONSES}
 
 
 def _is_json(content_type: str | None) -> bool:

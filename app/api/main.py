@@ -11,10 +11,9 @@ from app.api.routes import explain, health, metrics, predict, predict_file, v2
 
 routers: list[tuple[APIRouter, bool]] = [
     (predict.router, True),
-    (v2.infer_router, False),  # /v2, at the root as its clients expect it
+    (v2.router, False),  # /v2, at the root as its clients expect it
     (explain.router, True),
     (predict_file.router, True),
     (health.router, True),
-    (v2.router, False),
     (metrics.router, False),  # /metrics, where Prometheus looks
 ]

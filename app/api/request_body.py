@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from app.errors import ApiError
 from app.request_state import header
@@ -46,21 +46,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
     encoding = content_encoding(request)
-    # The ASGI receive loop itself: Starlette's request.stream() is an async generator, which
-    # the event loop registers in a WeakSet on every request (bench/).
     chunks: list[bytes] = []
     received = 0
-    more_body = True
-    while more_body:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
-        chunk: bytes = message.get("body", b"")
+    async for chunk in request.stream():  # raises ClientDisconnect for a client that went away
         received += len(chunk)
         if received > limit:
             raise body_too_large(limit)
         chunks.append(chunk)
-        more_body = message.get("more_body", False)
     body = b"".join(chunks)
     return body if encoding == "identity" else decode(body, encoding, limit)
 

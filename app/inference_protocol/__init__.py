@@ -3,7 +3,7 @@
 Spec: ``kserve/open-inference-protocol`` ``specification/protocol/inference_rest.md``, plus Triton's
 binary tensor data extension. What the routes (``app.api.routes.v2``) call::
 
-    check_model(model_name: str, model_version: str | None) -> None        # ProtocolError(404)
+    check_model(model_name: str, model_version: str | None) -> None        # ApiError(404)
     server_metadata(name: str, version: str) -> ServerMetadataResponse     # GET /v2
     model_metadata() -> ModelMetadataResponse                              # GET /v2/models/car-evaluation
     decode_infer_request(body: bytes, header_length: str | None, *, max_rows: int) -> InferRequest
@@ -12,15 +12,14 @@ binary tensor data extension. What the routes (``app.api.routes.v2``) call::
     encode_infer_response(request: InferRequest, predictions, probabilities, *, model_version: str)
         -> EncodedResponse                                                 # .body, .header_length, .content_type
 
-A refusal here is a ``ProtocolError`` with ``.status`` (400 or 404) and ``.message``; ``.body()`` is
-the ``{"error": message}`` JSON. The values themselves are checked by the model package, and the
-service's error renderer (``app.errors``) words its refusals, and any other error under ``/v2``, in
-this shape. The pydantic models in ``schemas`` check the JSON part of a request and document the
+A refusal here is the service's ``ApiError`` with ``.status_code`` (400 or 404) and ``.message``;
+the routes answer it as ``{"error": message}``. The values themselves are checked by the model
+package. The pydantic models in ``schemas`` check the JSON part of a request and document the
 bodies in the OpenAPI schema. The body must be accepted without a Content-Type (tritonclient sends none).
 """
 
 from app.inference_protocol.binary import JSON_LENGTH_HEADER
-from app.inference_protocol.errors import PATH_PREFIX, ProtocolError
+from app.inference_protocol.errors import PATH_PREFIX
 from app.inference_protocol.metadata import (
     EXTENSIONS,
     MODEL_NAME,
@@ -44,7 +43,6 @@ __all__ = [
     "PREDICT_PROBA",
     "EncodedResponse",
     "InferRequest",
-    "ProtocolError",
     "RequestedOutput",
     "check_model",
     "decode_infer_request",

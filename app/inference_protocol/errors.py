@@ -1,25 +1,21 @@
-"""The protocol's error: an HTTP status and one message, answered as ``{"error": message}``."""
+"""The protocol's refusals, as the service's one error type: a status and one message.
+
+Routes of the protocol (``app.api.routes.v2``) answer them as ``{"error": message}``.
+"""
 
 from __future__ import annotations
 
-import orjson
+from app.errors import ApiError
 
-# Every route of the protocol is under this path; errors there are answered in its shape.
+# Every route of the protocol is under this path.
 PATH_PREFIX = "/v2"
 
 
-class ProtocolError(Exception):
-    """A request the protocol layer refuses: 400 for a bad request, 404 for an unknown model or version."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-    def body(self) -> bytes:
-        """The JSON error body every Open Inference Protocol client reads (tritonclient needs the key)."""
-        return orjson.dumps({"error": self.message})
+def bad_request(message: str) -> ApiError:
+    """400: a request the protocol layer refuses."""
+    return ApiError.single(400, ["body"], message, "bad_request")
 
 
-def bad_request(message: str) -> ProtocolError:
-    return ProtocolError(400, message)
+def not_found(message: str) -> ApiError:
+    """404: an unknown model or version."""
+    return ApiError.single(404, ["path"], message, "not_found")

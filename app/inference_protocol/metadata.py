@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from app.inference_protocol.errors import ProtocolError
+from app.inference_protocol.errors import not_found
 from app.inference_protocol.schemas import MetadataTensor, ModelMetadataResponse, ServerMetadataResponse
 from car_evaluation_model import ModelArtifactError, load_model_card
 from car_evaluation_model import __version__ as model_package_version
@@ -82,8 +82,6 @@ def model_metadata(
 def check_model(model_name: str, model_version: str | None, version: str = model_package_version) -> None:
     """404 unless the path names this model (and, if it names a version, this version)."""
     if model_name != MODEL_NAME:
-        raise ProtocolError(404, f"unknown model {shown(model_name)}; this server serves {MODEL_NAME!r}")
+        raise not_found(f"unknown model {shown(model_name)}; this server serves {MODEL_NAME!r}")
     if model_version is not None and model_version != version:
-        raise ProtocolError(
-            404, f"unknown version {shown(model_version)} of model {MODEL_NAME!r}; its versions: {version}"
-        )
+        raise not_found(f"unknown version {shown(model_version)} of model {MODEL_NAME!r}; its versions: {version}")

@@ -128,12 +128,12 @@ def judge(domain: Domain, columns: Sequence[EncodedColumn]) -> Verdicts:
     refusal_codes: list[np.ndarray] = []
     refusals: list[list[RowError]] = []
     problems: Counter[tuple[str | None, str]] = Counter()
-    for feature, column in zip(domain.features, columns, strict=True):
+    for feature, stride, column in zip(domain.features, domain.strides, columns, strict=True):
         value_index, refusal_of_distinct, feature_refusals = _decide(feature, column.distinct)
         codes = column.codes  # -1, the null slot, is the last entry of both lookups
         indices = value_index[codes]
         valid &= indices >= 0
-        positions = positions * len(feature.values) + np.maximum(indices, 0)
+        positions += np.maximum(indices, 0) * stride
         row_refusals = refusal_of_distinct[codes]
         refusal_codes.append(row_refusals)
         refusals.append(feature_refusals)
@@ -212,7 +212,7 @@ class ScoredTable:
 
     def input_rows(self) -> InputRows:
         """The valid rows, for monitoring (``InputRows``)."""
-        return InputRows(self.domain.values, self.verdicts.positions[self.verdicts.valid].tolist())
+        return InputRows(self.domain, self.verdicts.positions[self.verdicts.valid].tolist())
 
 
 def score_arrow(table: pa.Table) -> ScoredTable:

@@ -41,8 +41,9 @@ from car_evaluation_model.processing.validation import (
     too_many_errors,
 )
 
-# Grids up to this size get the one-lookup-per-row table of every spelled combination.
-MAX_SPELLED_COMBINATIONS = 1_000_000
+# The most cars a config may describe: the model is compiled to a table of its answers over all
+# of them (``prediction_table``), and rows are looked up in a table of their spellings.
+MAX_CARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +107,15 @@ class Domain:
     features: tuple[FeatureValues, ...]
     feature_names: tuple[str, ...] = field(init=False)
     shape: tuple[int, ...] = field(init=False)  # number of allowed values per feature
+    strides: tuple[int, ...] = field(init=False)  # how far a car's position moves per value index, per feature
 
     def __post_init__(self) -> None:
+        shape = tuple(len(feature.values) for feature in self.features)
+        if math.prod(shape) > MAX_CARS:
+            raise ValueError(f"the features describe {math.prod(shape)} cars; at most {MAX_CARS} can be served")
         object.__setattr__(self, "feature_names", tuple(feature.name for feature in self.features))
-        object.__setattr__(self, "shape", tuple(len(feature.values) for feature in self.features))
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "strides", tuple(math.prod(shape[axis + 1 :]) for axis in range(len(shape))))
 
     @classmethod
     def from_config(cls, model_config: ModelConfig) -> Domain:
@@ -119,6 +125,10 @@ class Domain:
     def size(self) -> int:
         return math.prod(self.shape)
 
+    def value_indices(self, positions: Sequence[int] | np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per feature, the index of each car's value: the inverse of its position."""
+        return np.unravel_index(np.asarray(positions, dtype=np.intp), self.shape)
+
     @property
     def values(self) -> dict[str, tuple[str, ...]]:
         """Feature -> its allowed values, in order."""
@@ -126,7 +136,7 @@ class Domain:
 
     def frame(self, positions: Sequence[int] | None = None) -> pd.DataFrame:
         """The cars at ``positions`` (every car, in position order, by default), as canonical strings."""
-        indices = np.unravel_index(np.arange(self.size) if positions is None else np.asarray(positions), self.shape)
+        indices = self.value_indices(np.arange(self.size) if positions is None else positions)
         return pd.DataFrame(
             {
                 feature.name: np.asarray(feature.values, dtype=object)[index]
@@ -159,15 +169,14 @@ class Domain:
             for feature in self.features
             for spelling in feature.index_of_spelling
         )
-        return not booleans_are_keys and self.size <= MAX_SPELLED_COMBINATIONS
+        return not booleans_are_keys
 
     @cached_property
     def _position_of_spelled(self) -> dict[tuple[Any, ...], int]:
         """Every accepted spelling of every car -> its position, from ``FeatureValues`` alone."""
-        strides = [math.prod(self.shape[axis + 1 :]) for axis in range(len(self.shape))]
         spellings = [
             [(spelling, index * stride) for spelling, index in feature.index_of_spelling.items()]
-            for feature, stride in zip(self.features, strides, strict=True)
+            for feature, stride in zip(self.features, self.strides, strict=True)
         ]
         return {
             tuple(spelling for spelling, _ in combination): sum(offset for _, offset in combination)
@@ -227,7 +236,7 @@ class Domain:
             return None, [problem][:room], room < 1
         problems: list[RowError] = []
         position = 0
-        for feature in self.features:
+        for feature, stride in zip(self.features, self.strides, strict=True):
             if feature.name not in row:
                 problems.append(feature.missing(row_index))
                 continue
@@ -235,7 +244,7 @@ class Domain:
             if index is None:
                 problems.append(feature.refusal(row_index, row[feature.name]))
             else:
-                position = position * len(feature.values) + index
+                position += index * stride
         # A row of 50 000 unknown fields costs only the fields listed.
         unknown = itertools.islice((name for name in row if name not in self.feature_names), room + 1)
         problems.extend(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from car_evaluation_model.domain import InvalidRowsError
+from car_evaluation_model.input_rows import InputRows
 from car_evaluation_model.prediction_table import PredictionTable
 from car_evaluation_model.processing.validation import InputData, RowError
 
@@ -51,6 +52,7 @@ class ExplanationResult(TypedDict):
     explanations: list[Explanation] | None
     version: str  # the model package version
     errors: list[RowError] | None
+    input_rows: NotRequired[InputRows]  # with keep_rows=True and valid input, as ``PredictionResult``'s
 
 
 def coalition_value(probabilities: np.ndarray, background_shares: np.ndarray, coalition: tuple[int, ...]) -> np.ndarray:
@@ -130,10 +132,9 @@ class ShapleyExplainer(BaseEstimator):  # type: ignore[misc]
         class_index = {label: index for index, label in enumerate(classes)}
         predicted = np.array([class_index[label] for label in self.table.labels])
         positions = np.arange(domain.size)
-        coordinates = np.unravel_index(positions, domain.shape)
+        coordinates = domain.value_indices(positions)
         found: list[list[Counterfactual]] = [[] for _ in positions]
-        for axis, feature in enumerate(domain.features):
-            stride = math.prod(domain.shape[axis + 1 :])
+        for axis, (feature, stride) in enumerate(zip(domain.features, domain.strides, strict=True)):
             for value_index, value in enumerate(feature.values):
                 changed = positions + (value_index - coordinates[axis]) * stride
                 flipped = np.flatnonzero(predicted[changed] != predicted)

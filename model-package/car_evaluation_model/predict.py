@@ -16,7 +16,7 @@ from car_evaluation_model.config.core import config
 from car_evaluation_model.domain import InvalidRowsError
 from car_evaluation_model.explanation import ExplanationResult, ShapleyExplainer
 from car_evaluation_model.input_rows import InputRows
-from car_evaluation_model.prediction_table import PredictionTable, Predictor, Probabilities, compile_predictor
+from car_evaluation_model.prediction_table import PredictionTable, Probabilities
 from car_evaluation_model.processing.data_manager import load_dataset, load_pipeline
 from car_evaluation_model.processing.validation import InputData, RowError
 from car_evaluation_model.version import __version__ as _version
@@ -51,18 +51,9 @@ def training_data() -> pd.DataFrame:
 
 
 @cache
-def trained_predictor() -> Predictor:
-    """The shipped model compiled for predictions."""
-    return compile_predictor(trained_pipeline(), config.model)
-
-
-@cache
 def trained_table() -> PredictionTable:
-    """The shipped model's answers over its whole domain: what explanations and batch scoring need."""
-    predictor = trained_predictor()
-    if not isinstance(predictor, PredictionTable):
-        raise TypeError("this needs the model's answers over its whole domain (a PredictionTable)")
-    return predictor
+    """The shipped model compiled to its answers over its whole domain."""
+    return PredictionTable.from_pipeline(trained_pipeline(), config.model)
 
 
 @cache
@@ -73,7 +64,6 @@ def trained_explainer() -> ShapleyExplainer:
 
 def warm_up() -> None:
     """Load the model now instead of on the first call; raises ``ModelArtifactError``."""
-    trained_predictor()
     trained_explainer()
 
 
@@ -87,7 +77,7 @@ def make_prediction(*, input_data: InputData, keep_rows: bool = False) -> Predic
     when read.
     """
     try:
-        answer = trained_predictor().predict(input_data)
+        answer = trained_table().predict(input_data)
     except InvalidRowsError as invalid:
         return PredictionResult(predictions=None, probabilities=None, version=_version, errors=invalid.errors)
     result = PredictionResult(
@@ -98,16 +88,22 @@ def make_prediction(*, input_data: InputData, keep_rows: bool = False) -> Predic
     return result
 
 
-def explain(*, input_data: InputData) -> ExplanationResult:
+def explain(*, input_data: InputData, keep_rows: bool = False) -> ExplanationResult:
     """Explain the prediction of each row of a DataFrame, a list of dicts or a single dict.
 
-    The same input and errors as ``make_prediction``: all rows are explained or none.
+    The same input and errors as ``make_prediction``: all rows are explained or none;
+    ``keep_rows`` as there.
     """
+    explainer = trained_explainer()
+    domain = explainer.table.domain
     try:
-        explanations = trained_explainer().explain(input_data)
+        positions = domain.locate(input_data)
     except InvalidRowsError as invalid:
         return ExplanationResult(explanations=None, version=_version, errors=invalid.errors)
-    return ExplanationResult(explanations=explanations, version=_version, errors=None)
+    result = ExplanationResult(explanations=explainer.explain_positions(positions), version=_version, errors=None)
+    if keep_rows:
+        result["input_rows"] = InputRows(domain, positions)
+    return result
 
 
 @cache

@@ -1,19 +1,16 @@
 """The trained pipeline compiled to a table of its answers over the whole input domain.
 
-The input domain is finite (4*4*4*3*3*3 = 1728 cars), so at load time the pipeline is run
-once over every combination and its labels and probabilities are kept in a table. A
-prediction is then a lookup of each row's position in the domain (``Domain.locate``), which
-both validates and encodes it.
-
-A config whose domain is larger than ``MAX_TABLE_ENTRIES`` gets ``PipelinePredictor``,
-which locates the rows the same way and runs the pipeline per request.
+The input domain is finite (4*4*4*3*3*3 = 1728 cars; ``Domain`` refuses a config with more than
+``MAX_CARS``), so at load time the pipeline is run once over every combination and its labels
+and probabilities are kept in a table. A prediction is then a lookup of each row's position in
+the domain (``Domain.locate``), which both validates and encodes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -22,8 +19,6 @@ from car_evaluation_model.config.core import ModelConfig
 from car_evaluation_model.domain import Domain, domain_of
 from car_evaluation_model.input_rows import InputRows
 from car_evaluation_model.processing.validation import InputData
-
-MAX_TABLE_ENTRIES = 100_000
 
 
 class Probabilities(dict[str, float]):
@@ -59,11 +54,6 @@ class Answer:
     rows: InputRows  # the rows' values, counted when asked for
 
 
-class Predictor(Protocol):
-    def predict(self, input_data: InputData) -> Answer:
-        """The answer for every row; ``InvalidRowsError`` if any row is not valid."""
-
-
 def class_columns(pipeline: Pipeline, classes: Sequence[str]) -> list[int]:
     """The columns of ``pipeline.predict_proba`` in the order of ``classes``."""
     column_of = {str(label): column for column, label in enumerate(pipeline.classes_)}
@@ -74,22 +64,6 @@ def class_columns(pipeline: Pipeline, classes: Sequence[str]) -> list[int]:
 
 def _labelled(probabilities: np.ndarray, classes: Sequence[str]) -> list[Probabilities]:
     return [Probabilities(zip(classes, row, strict=True)) for row in probabilities.tolist()]
-
-
-@dataclass(frozen=True)
-class PipelinePredictor:
-    """The plain path for large domains: the rows located, then ``pipeline.predict_proba``."""
-
-    pipeline: Pipeline
-    model_config: ModelConfig
-
-    def predict(self, input_data: InputData) -> Answer:
-        domain = domain_of(self.model_config)
-        positions = domain.locate(input_data)
-        classes = self.model_config.classes
-        probabilities = self.pipeline.predict_proba(domain.frame(positions))[:, class_columns(self.pipeline, classes)]
-        labels = [classes[column] for column in probabilities.argmax(axis=1).tolist()]
-        return Answer(labels, _labelled(probabilities, classes), InputRows(domain.values, positions))
 
 
 @dataclass(frozen=True)
@@ -122,13 +96,4 @@ class PredictionTable:
         labels = list(map(self.labels.__getitem__, positions))
         # The table's own rows, read-only, rather than a copy of each: a large request's share (bench/).
         probabilities = list(map(self.probability_rows.__getitem__, positions))
-        return Answer(labels, probabilities, InputRows(self.domain.values, positions))
-
-
-def compile_predictor(
-    pipeline: Pipeline, model_config: ModelConfig, max_table_entries: int = MAX_TABLE_ENTRIES
-) -> Predictor:
-    """The table when the domain is small enough, else the pipeline itself."""
-    if domain_of(model_config).size > max_table_entries:
-        return PipelinePredictor(pipeline, model_config)
-    return PredictionTable.from_pipeline(pipeline, model_config)
+        return Answer(labels, probabilities, InputRows(self.domain, positions))

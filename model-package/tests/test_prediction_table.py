@@ -1,4 +1,4 @@
-"""The compiled table gives exactly the pipeline's answers, and falls back when it must."""
+"""The compiled table gives exactly the pipeline's answers, over a domain small enough to tabulate."""
 
 from __future__ import annotations
 
@@ -16,11 +16,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from car_evaluation_model import Columns, InvalidRowsError, count_values, make_prediction, training_value_shares
-from car_evaluation_model.config.core import config
-from car_evaluation_model.domain import domain_of
-from car_evaluation_model.predict import trained_predictor
-from car_evaluation_model.prediction_table import Answer, PipelinePredictor, PredictionTable, compile_predictor
+from car_evaluation_model import (
+    Columns,
+    count_values,
+    explain,
+    make_prediction,
+    training_value_shares,
+)
+from car_evaluation_model.config.core import FeatureSpec, config
+from car_evaluation_model.domain import MAX_CARS, Domain, domain_of
+from car_evaluation_model.predict import trained_table
+from car_evaluation_model.prediction_table import PredictionTable
 from car_evaluation_model.processing.data_manager import load_pipeline
 
 CLASSES = list(config.model.classes)
@@ -39,7 +45,7 @@ def as_matrix(probabilities: Sequence[Mapping[str, float]], classes: list[str]) 
 
 
 def test_shipped_model_is_compiled_to_a_table() -> None:
-    assert isinstance(trained_predictor(), PredictionTable)
+    assert isinstance(trained_table(), PredictionTable)
 
 
 @pytest.mark.parametrize("as_records", [False, True])
@@ -102,27 +108,11 @@ def test_a_copy_of_a_result_is_a_plain_dict(domain: pd.DataFrame, copied: Any) -
     assert orjson.loads(orjson.dumps(probabilities)) == json.loads(json.dumps(probabilities)) == dict(probabilities)
 
 
-def test_large_domain_falls_back_to_the_pipeline(domain: pd.DataFrame) -> None:
-    pipeline = load_pipeline()
-    fallback = compile_predictor(pipeline, config.model, max_table_entries=1000)
-    assert isinstance(fallback, PipelinePredictor)
-    table = compile_predictor(pipeline, config.model)
-    sample = domain.sample(200, random_state=3)
-    records: Any = sample.to_dict(orient="records")
-    from_fallback, from_table = fallback.predict(records), table.predict(records)
-    assert isinstance(from_fallback, Answer)
-    assert isinstance(from_table, Answer)
-    assert from_fallback.labels == from_table.labels
-    np.testing.assert_allclose(
-        as_matrix(from_fallback.probabilities, CLASSES), as_matrix(from_table.probabilities, CLASSES), atol=1e-12
-    )
-    invalid = [{**records[0], "buying": "cheap"}]
-    with pytest.raises(InvalidRowsError) as from_fallback_refusal:
-        fallback.predict(invalid)
-    with pytest.raises(InvalidRowsError) as from_table_refusal:
-        table.predict(invalid)
-    assert from_fallback_refusal.value.errors == from_table_refusal.value.errors
-    assert [error["field"] for error in from_table_refusal.value.errors] == ["buying"]
+def test_a_config_with_more_cars_than_can_be_served_is_refused() -> None:
+    extra = [FeatureSpec(name=f"extra{n}", description="more", values=("a", "b", "c", "d")) for n in range(5)]
+    huge = config.model.model_copy(update={"features": (*config.model.features, *extra)})
+    with pytest.raises(ValueError, match=f"at most {MAX_CARS} can be served"):
+        Domain.from_config(huge)
 
 
 SPELLINGS: dict[str, list[Any]] = {
@@ -175,10 +165,7 @@ def test_input_rows_count_canonical_values_on_both_paths(domain: pd.DataFrame, s
     expected = value_counts_by_hand(sample)
     input_rows = make_prediction(input_data=as_numbers, keep_rows=True)["input_rows"]
     assert input_rows.counted() == expected
-    pipeline_path = compile_predictor(load_pipeline(), config.model, max_table_entries=0)
-    answer = pipeline_path.predict(as_numbers)
-    assert isinstance(answer, Answer)
-    assert answer.rows.counted() == expected
+    assert explain(input_data=as_numbers, keep_rows=True)["input_rows"].counted() == expected
 
 
 @pytest.mark.parametrize("sizes", [[], [1, 2, 3], [1] * 40, [700, 1, 299]])
@@ -186,7 +173,7 @@ def test_the_counts_of_many_predictions_add_up(domain: pd.DataFrame, sizes: list
     samples = [domain.sample(size, random_state=seed, replace=True) for seed, size in enumerate(sizes)]
     counts = [make_prediction(input_data=sample, keep_rows=True)["input_rows"] for sample in samples]
     everything = pd.concat([domain.head(0), *samples])
-    assert count_values(counts, config.model.allowed_values) == value_counts_by_hand(everything)
+    assert count_values(counts, domain_of(config.model)) == value_counts_by_hand(everything)
 
 
 @pytest.mark.parametrize(

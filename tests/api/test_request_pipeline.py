@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.responses import PlainTextResponse
 
-from app.api import prediction
+from app import data_plane
 from app.api.deps import get_settings
 from app.config import Settings
 from app.errors import ApiError
@@ -156,7 +156,7 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_one_logged_traceba
     def broken(**_: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(prediction, "make_prediction", broken)
+    monkeypatch.setattr(data_plane, "make_prediction", broken)
     response = client.post(PREDICT, json=ONE_ROW, headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "boom-1"
@@ -278,7 +278,6 @@ def test_a_client_that_disconnects_mid_body_is_one_line_without_a_traceback(
         "server": ("127.0.0.1", 2),
     }
     asyncio.run(app(scope, receive, send))
-    app.state.access_log.flush()  # as the app's lifespan does when it stops
     assert all(record["exception"] is None for record in log_records)
     [line] = [line for line in capsys.readouterr().err.splitlines() if "gone-1" in line]
     assert f"POST {PREDICT} 499" in line

@@ -1,144 +1,108 @@
-"""The direct routes: called without FastAPI's dependency solver, however their routers are included."""
+"""Routing fails closed: every dependency a user puts on a group of routes guards every route in it."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.dependencies.utils import solve_dependencies
+from fastapi import APIRouter, Depends, FastAPI, Header
 from fastapi.testclient import TestClient
-from starlette.responses import Response
 
 from app.api.deps import get_settings
-from app.api.routes import explain, predict, v2
-from app.api.routing import DirectRoute, RouterWithHead
+from app.api.main import routers
 from app.config import Settings
-from app.errors import install_error_handlers
+from app.errors import ApiError
 from app.main import create_app
-from app.metrics import NoMetrics
-from app.schemas.predict import PredictRequest
 from car_evaluation_model import __version__ as model_version
 from tests.conftest import API, ARTICLE_ROW
 from tests.inference_protocol.clients import ALL_CARS, triton_request
 
 ONE_ROW = {"inputs": [ARTICLE_ROW]}
 V2_BODY, _ = triton_request(ALL_CARS.head(2), binary=False)
+TOKEN = secrets.token_hex(8)
+CSV = "buying,maint,doors,persons,lug_boot,safety\nlow,low,4,more,big,high\n"
 
 
-@pytest.fixture
-def solver_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths of the requests that went through FastAPI's dependency solver."""
-    calls: list[str] = []
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs["request"].url.path)
-        return await solve_dependencies(*args, **kwargs)
-
-    # Where FastAPI's request handler looks the solver up.
-    monkeypatch.setattr("fastapi.routing.solve_dependencies", counted)
-    return calls
+async def check_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    """A bearer-token guard, as a user of FastAPI writes one."""
+    if authorization != f"Bearer {TOKEN}":
+        raise ApiError.single(401, ["header", "authorization"], "a bearer token is required", "unauthorized")
 
 
-def hot_requests(client: TestClient, api: str = API) -> list[int]:
-    """One request to each direct route, both v2 paths included; their status codes."""
+def prediction_requests(client: TestClient, headers: dict[str, str]) -> list[int]:
+    """One request to each route that answers with the model: their status codes."""
     return [
-        client.post(f"{api}/predict", json=ONE_ROW).status_code,
-        client.post(f"{api}/explain", json=ONE_ROW).status_code,
-        client.post("/v2/models/car-evaluation/infer", content=V2_BODY).status_code,
-        client.post(f"/v2/models/car-evaluation/versions/{model_version}/infer", content=V2_BODY).status_code,
+        client.post(f"{API}/predict", json=ONE_ROW, headers=headers).status_code,
+        client.post(f"{API}/explain", json=ONE_ROW, headers=headers).status_code,
+        client.post(f"{API}/predict/file", files={"file": ("cars.csv", CSV)}, headers=headers).status_code,
+        client.post("/v2/models/car-evaluation/infer", content=V2_BODY, headers=headers).status_code,
+        client.post(
+            f"/v2/models/car-evaluation/versions/{model_version}/infer", content=V2_BODY, headers=headers
+        ).status_code,
     ]
 
 
-def bare_app(include: Callable[[FastAPI], None]) -> FastAPI:
-    """An app with what the routes need (settings, metrics, error handlers), its routers included by ``include``."""
-    app = FastAPI()
-    app.state.settings = Settings()
-    app.state.metrics = NoMetrics()
-    install_error_handlers(app)
-    include(app)
-    return app
+def guarded_at_include_level(app: FastAPI, settings: Settings) -> None:
+    for router, under_api_prefix in routers:
+        prefix = settings.API_V1_STR if under_api_prefix else ""
+        app.include_router(router, prefix=prefix, dependencies=[Depends(check_token)])
 
 
-def included_directly(app: FastAPI) -> None:
-    app.include_router(predict.router, prefix="/elsewhere")
-    app.include_router(explain.router, prefix="/elsewhere")
-    app.include_router(v2.infer_router)
-
-
-def included_through_a_parent(app: FastAPI) -> None:
-    parent = APIRouter(prefix="/nested")
-    parent.include_router(predict.router)
-    parent.include_router(explain.router)
-    app.include_router(parent, prefix="/elsewhere")
+def guarded_through_a_parent(app: FastAPI, settings: Settings) -> None:
+    parent = APIRouter(dependencies=[Depends(check_token)])
+    for router, under_api_prefix in routers:
+        parent.include_router(router, prefix=settings.API_V1_STR if under_api_prefix else "")
     grandparent = APIRouter()
-    grandparent.include_router(v2.infer_router)
+    grandparent.include_router(parent)
     app.include_router(grandparent)
 
 
-def test_the_service_answers_the_hot_routes_without_the_dependency_solver(solver_calls: list[str]) -> None:
-    with TestClient(create_app()) as client:
-        assert hot_requests(client) == [200] * 4
-    assert solver_calls == []
+def guarded_app(include: Callable[[FastAPI, Settings], None]) -> FastAPI:
+    """The service's app with its routers included by ``include`` instead of as it includes them."""
+    settings = Settings()
+    app = create_app(settings)
+    app.router.routes.clear()
+    include(app, settings)
+    return app
 
 
 @pytest.mark.parametrize(
-    ("include", "api"),
-    [(included_directly, "/elsewhere"), (included_through_a_parent, "/elsewhere/nested")],
-    ids=["include_router", "nested include_router"],
+    "include", [guarded_at_include_level, guarded_through_a_parent], ids=["include_router", "nested include_router"]
 )
-def test_the_direct_routes_stay_direct_however_their_routers_are_included(
-    solver_calls: list[str], include: Callable[[FastAPI], None], api: str
+def test_a_guard_on_a_group_of_routes_guards_every_prediction_route(
+    include: Callable[[FastAPI, Settings], None],
 ) -> None:
-    with TestClient(bare_app(include)) as client:
-        assert hot_requests(client, api) == [200] * 4
-    assert solver_calls == []
+    with TestClient(guarded_app(include)) as client:
+        assert prediction_requests(client, {}) == [401] * 5
+        assert prediction_requests(client, {"Authorization": f"Bearer {TOKEN}"}) == [200] * 5
+        assert client.get(f"{API}/health").status_code == 401
 
 
-def test_with_a_dependency_override_fastapi_handles_the_request(solver_calls: list[str]) -> None:
+def test_a_guard_on_the_app_guards_every_prediction_route() -> None:
+    app = create_app()
+    app.router.dependencies.append(Depends(check_token))
+    app.router.routes.clear()
+    for router, under_api_prefix in routers:
+        app.include_router(router, prefix=Settings().API_V1_STR if under_api_prefix else "")
+    with TestClient(app) as client:
+        assert prediction_requests(client, {}) == [401] * 5
+        assert prediction_requests(client, {"Authorization": f"Bearer {TOKEN}"}) == [200] * 5
+
+
+def test_a_dependency_override_applies_to_every_route_as_fastapi_defines_it() -> None:
     app = create_app()
     app.dependency_overrides[get_settings] = lambda: Settings(MAX_ROWS_PER_REQUEST=2)
     with TestClient(app) as client:
-        response = client.post(f"{API}/predict", json={"inputs": [ARTICLE_ROW] * 3})
-        assert response.status_code == 422
-        assert "the limit is 2 per request" in response.json()["detail"][0]["msg"]
-        assert hot_requests(client) == [200] * 4
-    assert f"{API}/predict" in solver_calls
-    assert f"/v2/models/car-evaluation/versions/{model_version}/infer" in solver_calls
+        for url in (f"{API}/predict", f"{API}/explain"):
+            response = client.post(url, json={"inputs": [ARTICLE_ROW] * 3})
+            assert response.status_code == 422
+            assert "the limit is 2 per request" in response.json()["detail"][0]["msg"]
 
 
-async def takes_settings(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Settings:
-    raise AssertionError("never called")
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "options"),
-    [
-        (lambda: None, {}),
-        (None, {}),
-        (None, {"dependencies": [Depends(get_settings)]}),
-    ],
-    ids=["not async", "body parameter", "route dependencies"],
-)
-def test_a_direct_route_refuses_endpoints_it_could_not_call_directly(
-    endpoint: Callable[..., Any] | None, options: dict[str, Any]
-) -> None:
-    async def with_a_body(payload: PredictRequest) -> Response:
-        raise AssertionError("never called")
-
-    async def with_the_request(request: Request) -> Response:
-        raise AssertionError("never called")
-
-    chosen = endpoint or (with_the_request if options else with_a_body)
-    router = RouterWithHead(route_class=DirectRoute)
-    with pytest.raises(TypeError, match="DirectRoute"):
-        router.add_api_route("/direct", chosen, methods=["POST"], **options)
-
-
-def test_a_dependency_that_needs_more_than_the_request_is_refused() -> None:
-    async def nested(request: Request, settings: Annotated[Settings, Depends(takes_settings)]) -> Response:
-        raise AssertionError("never called")
-
-    with pytest.raises(TypeError, match="DirectRoute"):
-        RouterWithHead(route_class=DirectRoute).add_api_route("/direct", nested, methods=["POST"])
+def test_the_error_shape_follows_the_route_that_answers(client: TestClient) -> None:
+    assert set(client.post(f"{API}/predict", json={}).json()) == {"detail"}
+    assert set(client.post("/v2/models/car-evaluation/infer", content=b"{}").json()) == {"error"}
+    assert set(client.get("/v2/nothing/here").json()) == {"error"}
+    assert set(client.get(f"{API}/nothing/here").json()) == {"detail"}

@@ -1,4 +1,4 @@
-"""No body, however hostile, gets anything but a decoded request or a 400 ProtocolError."""
+"""No body, however hostile, gets anything but a decoded request or a 400 ApiError."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.inference_protocol import InferRequest, ProtocolError, decode_infer_request
+from app.errors import ApiError
+from app.inference_protocol import InferRequest, decode_infer_request
 from tests.inference_protocol.clients import ALL_CARS, FEATURES, triton_request
 
 MAX_ROWS = 50
@@ -21,13 +22,13 @@ def decoded_or_refused(body: bytes, header_length: str | None) -> InferRequest |
     """The decoded request (None when refused), checking that a refusal is a 400 with a message."""
     try:
         request = decode_infer_request(body, header_length, max_rows=MAX_ROWS)
-    except ProtocolError as error:
+    except ApiError as error:
         refusal = error
     else:
         assert 1 <= len(request.inputs.rows()) <= MAX_ROWS
         assert all(list(row) == FEATURES for row in request.inputs.rows())
         return request
-    assert refusal.status == 400
+    assert refusal.status_code == 400
     assert refusal.message
     return None
 
@@ -137,7 +138,7 @@ def dumps(request: dict[str, Any]) -> bytes:
 def test_huge_shapes_are_refused_before_anything_is_allocated(rows: int, message: str) -> None:
     request = one_car_request(binary=False)
     request["inputs"][0]["shape"] = [rows, 1]
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(ApiError) as caught:
         decode_infer_request(dumps(request), None, max_rows=MAX_ROWS)
     assert caught.value.message == message
 
@@ -147,7 +148,7 @@ def test_hostile_binary_data_size_is_refused(size: object) -> None:
     request = one_car_request(binary=True)
     request["inputs"][0]["parameters"]["binary_data_size"] = size
     header = dumps(request)
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(ApiError) as caught:
         decode_infer_request(header + b"\0" * 64, str(len(header)), max_rows=MAX_ROWS)
     assert caught.value.message.startswith("input 'buying': binary_data_size ")
 
@@ -160,6 +161,6 @@ def test_a_tail_of_empty_elements_is_refused_at_the_first_element_too_many() -> 
         item["parameters"] = {"binary_data_size": 4 * 100_000}
     header = orjson.dumps(body)
     tail = struct.pack("<I", 0) * 100_000 * len(FEATURES)
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(ApiError) as caught:
         decode_infer_request(header + tail, str(len(header)), max_rows=MAX_ROWS)
     assert caught.value.message.startswith("input 'buying': its binary data holds more than the 1 elements")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.inference_protocol import ProtocolError, check_model, model_metadata, server_metadata
+from app.errors import ApiError
+from app.inference_protocol import check_model, model_metadata, server_metadata
 from app.inference_protocol.schemas import ModelMetadataResponse
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
@@ -62,9 +63,9 @@ def test_this_model_is_known(version: str | None) -> None:
     ],
 )
 def test_unknown_model_or_version_is_404(name: str, version: str | None, message: str) -> None:
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(ApiError) as caught:
         check_model(name, version)
-    assert (caught.value.status, caught.value.message) == (404, message)
+    assert (caught.value.status_code, caught.value.message) == (404, message)
 
 
 def test_model_metadata_shows_the_diff_against_the_previous_version() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from app.inference_protocol import JSON_LENGTH_HEADER, ProtocolError, decode_infer_request
+from app.errors import INFERENCE_PROTOCOL, ApiError
+from app.inference_protocol import JSON_LENGTH_HEADER, decode_infer_request
 from tests.inference_protocol.clients import ALL_CARS, triton_request
 
 TWO_CARS = ALL_CARS.iloc[[0, 1727]].reset_index(drop=True)
@@ -62,10 +63,10 @@ def set_length(body: bytearray, at: int, length: int) -> bytearray:
 
 
 def refusal(body: bytes, header_length: str | None, max_rows: int = 100) -> str:
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(ApiError) as caught:
         decode_infer_request(body, header_length, max_rows=max_rows)
-    assert caught.value.status == 400
-    assert orjson.loads(caught.value.body()) == {"error": caught.value.message}
+    assert caught.value.status_code == 400
+    assert orjson.loads(INFERENCE_PROTOCOL.render(caught.value)[1]) == {"error": caught.value.message}
     return caught.value.message
 
 

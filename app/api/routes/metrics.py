@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import Request, Response
 
-from app.api.deps import MetricsDep
 from app.api.routing import RouterWithHead
+from app.errors import ApiError
+from app.metrics.registry import CONTENT_TYPE_LATEST, exposition
 
 router = RouterWithHead(include_in_schema=False)
 
 
 @router.get("/metrics")
-async def metrics(service_metrics: MetricsDep) -> Response:
-    return service_metrics.exposition()
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics_registry
+    if registry is None:
+        raise ApiError.single(404, ["path"], "metrics are off (METRICS_ENABLED=false)", "not_found")
+    request.app.state.prediction_metrics.count_input_values()
+    return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)

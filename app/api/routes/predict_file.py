@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 import orjson
+import pyarrow as pa
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from app.api.deps import MetricsDep, SettingsDep
+from app.api.deps import DataPlaneDep, SettingsDep
+from app.api.prediction import call_of
 from app.api.request_body import read_body
 from app.api.routing import RouterWithHead
 from app.errors import UNPROCESSABLE, ApiError
-from app.request_state import access_log_fields
 from app.schemas.errors import ErrorResponse
-from car_evaluation_model import __version__
-from car_evaluation_model.batch import ScoredTable, score_arrow
 from car_evaluation_model.batch_files import (
     FORMATS,
     MEDIA_TYPES,
@@ -137,23 +135,15 @@ async def _uploaded_file(request: Request, limit: int) -> UploadFile:
     return upload
 
 
-@dataclass(frozen=True)
-class ScoredFile:
-    content: bytes
-    scored: ScoredTable
-
-
-def _score(data: bytes, file_format: FileFormat, name: str, max_rows: int) -> ScoredFile:
+def _read(data: bytes, file_format: FileFormat, name: str, max_rows: int) -> pa.Table:
     try:
-        table = read_table(io.BytesIO(data), file_format, name, max_rows)
+        return read_table(io.BytesIO(data), file_format, name, max_rows)
     except TooManyRowsError as error:
         raise _file_problem(f"{name} has more rows than MAX_UPLOAD_ROWS ({error.limit})", "too_many_rows") from None
     except FileColumnsError as error:
         raise _file_problem(str(error), "missing_column") from None
     except BatchFileError as error:
         raise _file_problem(str(error), "file_unreadable") from None
-    scored = score_arrow(table)
-    return ScoredFile(table_bytes(scored.table, file_format), scored)
 
 
 def _download_name(filename: str | None, file_format: FileFormat) -> str:
@@ -163,7 +153,7 @@ def _download_name(filename: str | None, file_format: FileFormat) -> str:
 
 
 @router.post("/predict/file", responses=RESPONSES, openapi_extra=REQUEST_BODY, response_class=Response)
-async def predict_file(request: Request, settings: SettingsDep, metrics: MetricsDep) -> Response:
+async def predict_file(request: Request, settings: SettingsDep, data_plane: DataPlaneDep) -> Response:
     """Score every row of an uploaded CSV or Parquet file (multipart form, field `file`).
 
     The answer is the same file, in the same format, with the columns `prediction`,
@@ -176,19 +166,13 @@ async def predict_file(request: Request, settings: SettingsDep, metrics: Metrics
     file_format = _format_of(upload)
     name = upload.filename or "the file"
     data = await upload.read()
-    result = await run_in_threadpool(_score, data, file_format, name, settings.MAX_UPLOAD_ROWS)
-    scored = result.scored
-    classes = scored.class_counts()
-    metrics.predicted("v1", __version__, classes, scored.input_rows())
-    metrics.rejected_problems(scored.verdicts.problems)
-    rows = scored.table.num_rows
-    access_log_fields(request.scope).update(
-        rows=rows, errors=scored.rejected, model_version=__version__, classes=classes
-    )
+    table = await run_in_threadpool(_read, data, file_format, name, settings.MAX_UPLOAD_ROWS)
+    scored = await data_plane.score_table(call_of(request, "predict file", "v1"), table)
+    content = await run_in_threadpool(table_bytes, scored.table, file_format)
     headers = {
         "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format)}"',
-        ROWS_HEADER: str(rows),
+        ROWS_HEADER: str(scored.table.num_rows),
         REJECTED_HEADER: str(scored.rejected),
-        CLASSES_HEADER: orjson.dumps(classes).decode(),
+        CLASSES_HEADER: orjson.dumps(scored.class_counts()).decode(),
     }
-    return Response(result.content, media_type=MEDIA_TYPES[file_format], headers=headers)
+    return Response(content, media_type=MEDIA_TYPES[file_format], headers=headers)

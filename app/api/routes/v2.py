@@ -2,8 +2,8 @@
 
 The protocol itself (bodies, binary tensor data, metadata) is ``app.inference_protocol``;
 these are its routes, in the same routing table and error path as ``/api/v1``: a refusal
-raises ``ProtocolError`` or ``ApiError`` and ``app.errors`` answers it in the protocol's
-``{"error": "..."}`` shape. The model is ``car-evaluation``; its version is the model
+raises ``ApiError``, and their route class (``InferenceProtocolRoute``) has ``app.errors``
+answer it in the protocol's ``{"error": "..."}`` shape. The model is ``car-evaluation``; its version is the model
 package's. Each model route answers at ``/v2/models/{name}`` and at
 ``/v2/models/{name}/versions/{version}``, one endpoint on both paths. Infer bodies are taken
 with any Content-Type or none (tritonclient sends none).
@@ -18,10 +18,11 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from app import __version__ as api_version
-from app.api.deps import MetricsDep, SettingsDep, require_model
-from app.api.prediction import predict
+from app.api.deps import DataPlaneDep, SettingsDep, require_model
+from app.api.prediction import call_of, rows_refused
 from app.api.request_body import read_body
-from app.api.routing import DirectRoute, RouterWithHead
+from app.api.routing import InferenceProtocolRoute, RouterWithHead
+from app.data_plane import Refusal
 from app.errors import JSON_MEDIA_TYPE
 from app.inference_protocol import (
     JSON_LENGTH_HEADER,
@@ -45,8 +46,7 @@ from app.inference_protocol.schemas import (
 from app.request_state import header
 
 TAG = "Open Inference Protocol (v2)"
-router = RouterWithHead(prefix=PATH_PREFIX, tags=[TAG])
-infer_router = RouterWithHead(prefix=PATH_PREFIX, tags=[TAG], route_class=DirectRoute)
+router = RouterWithHead(prefix=PATH_PREFIX, tags=[TAG], route_class=InferenceProtocolRoute)
 
 MODEL_PATH = "/models/{model_name}"
 VERSION_PATH = "/models/{model_name}/versions/{model_version}"
@@ -120,8 +120,9 @@ async def model_ready(_: RequestedModel) -> ModelReadyResponse:
 
 
 INFER: dict[str, Any] = {
-    "response_model": InferenceResponse,
+    # The endpoint encodes its answer itself (JSON or binary): the model documents it.
     "responses": {
+        200: {"model": InferenceResponse, "description": "Successful Response"},
         400: {
             "model": InferenceErrorResponse,
             "description": "A bad request: the message names the tensor, row and value.",
@@ -141,9 +142,9 @@ INFER_BODY = {
 }
 
 
-@infer_router.post(f"{MODEL_PATH}/infer", **INFER, **documented(MODEL_PATH, **INFER_BODY))
-@infer_router.post(f"{VERSION_PATH}/infer", **INFER, **documented(VERSION_PATH, **INFER_BODY))
-async def infer(request: Request, _: RequestedModel, settings: SettingsDep, metrics: MetricsDep) -> Response:
+@router.post(f"{MODEL_PATH}/infer", **INFER, **documented(MODEL_PATH, **INFER_BODY))
+@router.post(f"{VERSION_PATH}/infer", **INFER, **documented(VERSION_PATH, **INFER_BODY))
+async def infer(request: Request, _: RequestedModel, settings: SettingsDep, data_plane: DataPlaneDep) -> Response:
     """Classify rows sent as one BYTES tensor per feature; outputs `predict` and `predict_proba`.
 
     The same answers as `/api/v1/predict`. Tensors may come as JSON or as binary data
@@ -152,9 +153,9 @@ async def infer(request: Request, _: RequestedModel, settings: SettingsDep, metr
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     json_length = header(request.scope, JSON_LENGTH_HEADER_KEY)
     inference = decode_infer_request(body, json_length, max_rows=settings.MAX_ROWS_PER_REQUEST)
-    result = await predict(request, metrics, inference.inputs, api="v2")
-    encoded = encode_infer_response(
-        inference, result["predictions"] or [], result["probabilities"] or [], model_version=result["version"]
-    )
+    outcome = await data_plane.predict(call_of(request, "v2 infer", "v2", inference.id), inference.inputs)
+    if isinstance(outcome, Refusal):
+        raise rows_refused(outcome.errors)
+    encoded = encode_infer_response(inference, outcome.labels, outcome.probabilities, model_version=outcome.version)
     headers = {} if encoded.header_length is None else {JSON_LENGTH_HEADER: str(encoded.header_length)}
     return Response(encoded.body, media_type=encoded.content_type, headers=headers)

@@ -7,8 +7,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import prediction
-from app.api.routes import explain as explain_route
+from app import data_plane
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import explain, make_prediction
 from car_evaluation_model.processing.data_manager import load_dataset
@@ -88,10 +87,10 @@ def test_more_rows_than_the_limit_is_the_same_422_as_predict(make_client: Any) -
 
 
 def test_batches_above_the_inline_limit_give_the_same_answer(client: TestClient) -> None:
-    rows = [ARTICLE_ROW] * (explain_route.INLINE_ROWS + 1)
+    rows = [ARTICLE_ROW] * (data_plane.EXPLAIN_INLINE_ROWS + 1)
     explanations = client.post(URL, json={"inputs": rows}).json()["explanations"]
     assert explanations == explain(input_data=rows)["explanations"]
-    assert prediction.PREDICT_INLINE_ROWS > explain_route.INLINE_ROWS
+    assert data_plane.PREDICT_INLINE_ROWS > data_plane.EXPLAIN_INLINE_ROWS
 
 
 def test_openapi_documents_explain_with_an_example(client: TestClient) -> None:

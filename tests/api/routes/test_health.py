@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import __version__ as api_version
-from app.api import deps
+from app import data_plane
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model import __version__ as model_version
 from tests.conftest import API
@@ -20,7 +20,7 @@ def test_health_is_503_when_the_model_cannot_be_loaded(client: TestClient, monke
     def broken() -> None:
         raise ModelArtifactError("no trained model at /nowhere.pkl")
 
-    monkeypatch.setattr(deps, "warm_up", broken)
+    monkeypatch.setattr(data_plane, "warm_up", broken)
     response = client.get(f"{API}/health")
     assert response.status_code == 503
     assert response.json()["detail"][0]["msg"] == "no trained model at /nowhere.pkl"

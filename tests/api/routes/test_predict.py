@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.api import prediction
+from app import data_plane
 from car_evaluation_model import ModelArtifactError
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.processing.data_manager import load_dataset
@@ -212,7 +212,7 @@ def test_a_model_that_cannot_load_is_503_not_500(client: TestClient, monkeypatch
     def broken(**_: Any) -> Any:
         raise ModelArtifactError("car_evaluation_model_v0.1.0.pkl was trained with scikit-learn 1.2.0 but ...")
 
-    monkeypatch.setattr(prediction, "make_prediction", broken)
+    monkeypatch.setattr(data_plane, "make_prediction", broken)
     response = post_rows(client, [ARTICLE_ROW])
     assert response.status_code == 503
     [error] = details(response)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import deps, prediction
+from app import data_plane
 from app.api.routes import v2 as v2_route
 from car_evaluation_model import ModelArtifactError, make_prediction
 from car_evaluation_model import __version__ as model_version
@@ -54,7 +54,7 @@ def test_ready_is_503_when_the_model_cannot_load(client: TestClient, monkeypatch
     def broken() -> None:
         raise ModelArtifactError("car_evaluation_model_v9.pkl was trained with scikit-learn 0.1")
 
-    monkeypatch.setattr(deps, "warm_up", broken)
+    monkeypatch.setattr(data_plane, "warm_up", broken)
     for path in ("/v2/health/ready", f"{MODEL}/ready"):
         response = client.get(path)
         assert response.status_code == 503
@@ -160,7 +160,7 @@ def test_an_unexpected_error_is_a_500_in_the_protocol_shape(
     def broken(**_: Any) -> Any:
         raise RuntimeError("secret")
 
-    monkeypatch.setattr(prediction, "make_prediction", broken)
+    monkeypatch.setattr(data_plane, "make_prediction", broken)
     response = client.post(INFER, json=v2_body([ARTICLE_ROW]), headers={"X-Request-ID": "v2-boom"})
     assert response.status_code == 500
     assert "v2-boom" in error_of(response)

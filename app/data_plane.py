@@ -1,0 +1,195 @@
+"""The data plane: the rows of any route in, the outcome out, and every recorder told.
+
+The shape MLServer (``handlers/dataplane.py``) and KServe (``protocol/dataplane.py``) use: the
+routes decode their own input (JSON rows, v2 tensors, an uploaded file) and render their own
+answer; between the two they call one step here, which knows nothing of requests, scopes or
+response shapes. It runs the model package (on the event loop for small batches, in the thread
+pool for larger ones), answers 503 when the model cannot be loaded, and tells every attached
+``Recorder`` what was answered and refused: the metrics, the access line, the prediction ledger
+attach here once and so see every prediction of every route.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import pyarrow as pa
+from fastapi.concurrency import run_in_threadpool
+
+from app.errors import ApiError
+from car_evaluation_model import (
+    Columns,
+    ExplanationResult,
+    InputRows,
+    ModelArtifactError,
+    PredictionResult,
+    RowError,
+    explain,
+    make_prediction,
+    warm_up,
+)
+from car_evaluation_model import __version__ as model_version
+from car_evaluation_model.batch import ScoredTable, score_arrow
+from car_evaluation_model.explanation import Explanation
+from car_evaluation_model.prediction_table import Probabilities
+
+Inputs = TypeVar("Inputs")
+Result = TypeVar("Result")
+
+# Up to this many rows a prediction (parse, look up, serialise, or list the first errors) and an
+# explanation run on the event loop; larger batches in the thread pool.
+PREDICT_INLINE_ROWS = 1000
+EXPLAIN_INLINE_ROWS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Who asked, as the recorders need to know it: no request, no transport."""
+
+    request_id: str
+    route: str  # what was asked, by name: "predict", "explain", "v2 infer", "predict file"
+    api: str  # the API shape: "v1" or "v2"
+    inference_id: str | None = None  # the client's own id of the request (v2's "id")
+    # Fields for the request's access line; a recorder adds to them.
+    log_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """Rows the model answered: each is its position among the cars, so its answer is the table's."""
+
+    version: str  # the model package's
+    rows: InputRows
+    classes: Mapping[str, int]  # rows per predicted class
+    # Each answered row's position in the request, when they are not simply 0, 1, 2...
+    row_numbers: Sequence[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Rows the model refused: counted, not recorded as predictions."""
+
+    request_rows: int  # rows in the request
+    errors: int  # problems listed (JSON rows), or rows refused (a scored file)
+    problems: Mapping[tuple[str | None, str], int]  # (field, kind) -> how many
+
+
+class Recorder(Protocol):
+    """What observes every prediction: told on the event loop, after the outcome is known."""
+
+    def answered(self, call: Call, answer: Answered) -> None: ...
+
+    def refused(self, call: Call, refusal: Refused) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    version: str
+    labels: list[str]
+    probabilities: list[Probabilities]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanations:
+    version: str
+    explanations: list[Explanation]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The rows were not answered: every problem, with its row, field and allowed values."""
+
+    errors: list[RowError]
+
+
+def model_unavailable(error: ModelArtifactError) -> ApiError:
+    """503: the model cannot be loaded (missing artifact, wrong scikit-learn version)."""
+    return ApiError.single(503, ["model"], str(error), "model_unavailable")
+
+
+async def _run(compute: Callable[[Inputs], Result], inputs: Inputs, rows: int, inline_rows: int) -> Result:
+    try:
+        if rows <= inline_rows:
+            return compute(inputs)
+        return await run_in_threadpool(compute, inputs)
+    except ModelArtifactError as error:
+        raise model_unavailable(error) from error
+
+
+def _predict(inputs: list[Any] | Columns) -> PredictionResult:
+    return make_prediction(input_data=inputs, keep_rows=True)
+
+
+def _explain(inputs: list[Any]) -> ExplanationResult:
+    return explain(input_data=inputs, keep_rows=True)
+
+
+class AccessLineRecorder:
+    """What a request's access line says of its rows: how many, the model version, the classes."""
+
+    def answered(self, call: Call, answer: Answered) -> None:
+        call.log_fields.setdefault("rows", len(answer.rows.positions))
+        call.log_fields.update(model_version=answer.version, classes=dict(answer.classes))
+
+    def refused(self, call: Call, refusal: Refused) -> None:
+        call.log_fields.update(rows=refusal.request_rows, errors=refusal.errors)
+
+
+class DataPlane:
+    def __init__(self, recorders: Sequence[Recorder] = ()) -> None:
+        self.recorders = list(recorders)
+
+    def attach(self, recorder: Recorder) -> None:
+        self.recorders.append(recorder)
+
+    def check_ready(self) -> None:
+        """Nothing when the model is loaded; the 503 ``ApiError`` saying why it cannot be otherwise."""
+        try:
+            warm_up()
+        except ModelArtifactError as error:
+            raise model_unavailable(error) from error
+
+    async def predict(self, call: Call, inputs: list[Any] | Columns) -> Prediction | Refusal:
+        """Every row's class and probabilities, or, if any row is invalid, the problems and nothing else."""
+        result = await _run(_predict, inputs, len(inputs), PREDICT_INLINE_ROWS)
+        if result["errors"]:
+            return self._refused(call, len(inputs), result["errors"])
+        labels = result["predictions"] or []
+        self._answered(call, Answered(result["version"], result["input_rows"], Counter(labels)))
+        return Prediction(result["version"], labels, result["probabilities"] or [])
+
+    async def explain(self, call: Call, inputs: list[Any]) -> Explanations | Refusal:
+        """Every row's explanation, or, if any row is invalid, the problems and nothing else."""
+        result = await _run(_explain, inputs, len(inputs), EXPLAIN_INLINE_ROWS)
+        if result["errors"]:
+            return self._refused(call, len(inputs), result["errors"])
+        explanations = result["explanations"] or []
+        classes = Counter(explanation["prediction"] for explanation in explanations)
+        self._answered(call, Answered(result["version"], result["input_rows"], classes))
+        return Explanations(result["version"], explanations)
+
+    async def score_table(self, call: Call, table: pa.Table, first_row: int = 0) -> ScoredTable:
+        """A table scored row by row (``car_evaluation_model.batch``); ``first_row`` numbers its rows."""
+        scored = await _run(score_arrow, table, table.num_rows, 0)
+        valid = scored.verdicts.valid
+        row_numbers = (valid.nonzero()[0] + first_row).tolist()
+        self._answered(call, Answered(model_version, scored.input_rows(), scored.class_counts(), row_numbers))
+        if scored.rejected:
+            self._tell(Refused(table.num_rows, scored.rejected, scored.verdicts.problems), call)
+        return scored
+
+    def _answered(self, call: Call, answer: Answered) -> None:
+        for recorder in self.recorders:
+            recorder.answered(call, answer)
+
+    def _refused(self, call: Call, request_rows: int, errors: list[RowError]) -> Refusal:
+        problems: Counter[tuple[str | None, str]] = Counter((error["field"], error["type"]) for error in errors)
+        self._tell(Refused(request_rows, len(errors), problems), call)
+        return Refusal(errors)
+
+    def _tell(self, refusal: Refused, call: Call) -> None:
+        for recorder in self.recorders:
+            recorder.refused(call, refusal)

@@ -121,30 +121,36 @@ def per_call(function: Callable[[Argument], object], argument: Argument, calls: 
     return best * 1e6
 
 
-def record_cost(server: RunningPostgres, work: Path, calls: int) -> list[tuple[int, float, float, float]]:
-    """Per row count: record with its writer running, record alone (writer stopped), make_prediction; in us."""
+Cost = tuple[int, str, float, float, float]
+
+
+def record_cost(server: RunningPostgres, work: Path, calls: int) -> list[Cost]:
+    """Per row count and way of giving the cars: record with its writer running, alone, make_prediction; in us."""
     url = new_database(server, "record_cost")
     ledger = Ledger.open(settings(url, work / "record_cost"), CollectorRegistry())
     assert ledger is not None
     cases = []
     for rows in (1, BIG):
-        batch = answered("0123456789abcdef0123456789abcdef", [random.randrange(1728) for _ in range(rows)])
+        positions = [random.randrange(1728) for _ in range(rows)]
+        batch = answered("0123456789abcdef0123456789abcdef", positions)
         inputs = [dict(zip(feature_names(), car, strict=True)) for car in batch.cars]
-        cases.append((rows, batch, inputs, max(1, calls // rows)))
-    with_writer = [per_call(ledger.record, batch, repeat) for _, batch, _, repeat in cases]
+        cases.append((rows, "values", batch, inputs, max(1, calls // rows)))
+        by_position = dataclasses.replace(batch, cars=[], positions=positions)
+        cases.append((rows, "positions", by_position, inputs, max(1, calls // rows)))
+    with_writer = [per_call(ledger.record, batch, repeat) for _, _, batch, _, repeat in cases]
     ledger.writer.stop(timeout=DRAIN_TIMEOUT_S)
-    alone = [per_call(ledger.record, batch, repeat) for _, batch, _, repeat in cases]
+    alone = [per_call(ledger.record, batch, repeat) for _, _, batch, _, repeat in cases]
     predict = [
-        per_call(lambda data: make_prediction(input_data=data), inputs, repeat) for _, _, inputs, repeat in cases
+        per_call(lambda data: make_prediction(input_data=data), inputs, repeat) for _, _, _, inputs, repeat in cases
     ]
     ledger.close()
     return [
-        (case[0], writing, quiet, predicting)
-        for case, writing, quiet, predicting in zip(cases, with_writer, alone, predict, strict=True)
+        (rows, given, writing, quiet, predicting)
+        for (rows, given, *_), writing, quiet, predicting in zip(cases, with_writer, alone, predict, strict=True)
     ]
 
 
-def report(ingests: list[Ingest], costs: list[tuple[int, float, float, float]]) -> str:
+def report(ingests: list[Ingest], costs: list[Cost]) -> str:
     lines = [
         "Ingest into PostgreSQL: a dead worker's spooled backlog, replayed by a new ledger"
         " until the database holds all of it.",
@@ -160,14 +166,17 @@ def report(ingests: list[Ingest], costs: list[tuple[int, float, float, float]]) 
     lines += [
         "",
         "`Ledger.record` in process: with its writer thread running (what a worker pays, the writer's share"
-        " included), and alone (the writer stopped), beside `make_prediction` for the same rows.",
+        " included), and alone (the writer stopped), beside `make_prediction` for the same rows; the cars"
+        " given by their values or by their positions (`positions`, as the data plane has them).",
         "",
-        "| rows | record, writer running | record alone | make_prediction | record, writer running / make_prediction |",
-        "|--:|--:|--:|--:|--:|",
+        "| rows | cars given by | record, writer running | record alone | make_prediction |"
+        " record, writer running / make_prediction |",
+        "|--:|---|--:|--:|--:|--:|",
     ]
-    for rows, with_writer, alone, predict in costs:
+    for rows, given, with_writer, alone, predict in costs:
         lines.append(
-            f"| {rows:,} | {with_writer:.1f} us | {alone:.1f} us | {predict:.1f} us | {with_writer / predict:.2f} |"
+            f"| {rows:,} | {given} | {with_writer:.1f} us | {alone:.1f} us | {predict:.1f} us |"
+            f" {with_writer / predict:.2f} |"
         )
     return "\n".join(lines)
 

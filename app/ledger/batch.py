@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,7 +33,10 @@ class RecordedBatch:
 
     ``rows``, ``cars``, ``predictions`` and ``probabilities`` are parallel; ``cars`` hold each
     car's feature values as canonical strings, ``probabilities`` one float per class of
-    ``classes``. ``time`` is seconds since the epoch (``time.time()``).
+    ``classes`` (or a ``{class: probability}`` mapping, such as the model package's
+    ``Probabilities``; only a car's first row in a spool file is read). ``positions``, when
+    given, are the cars' positions (``InputRows.positions``) and ``cars`` is not read.
+    ``time`` is seconds since the epoch (``time.time()``).
     """
 
     request_id: str
@@ -45,7 +48,8 @@ class RecordedBatch:
     rows: Sequence[int]
     cars: Sequence[tuple[str, ...]]
     predictions: Sequence[str]
-    probabilities: Sequence[Sequence[float]]
+    probabilities: Sequence[Sequence[float] | Mapping[str, float]]
+    positions: Sequence[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import add
 from pathlib import Path
@@ -73,7 +73,7 @@ class Spool:
         if tuple(batch.classes) != CLASSES:
             raise ValueError(f"a batch's classes must be the model's, {CLASSES}, not {batch.classes}")
         # Row by row only in C (map): this runs on the event loop for every answered row.
-        positions = car_positions(batch.cars)
+        positions = car_positions(batch.cars) if batch.positions is None else list(batch.positions)
         codes = array(
             "H", map(add, map(CLASS_COUNT.__mul__, positions), map(CLASS_INDEX.__getitem__, batch.predictions))
         )
@@ -132,14 +132,20 @@ class Spool:
 
 
 def _first_answers(
-    positions: list[int], probabilities: Sequence[Sequence[float]], new: set[int]
+    positions: list[int], probabilities: Sequence[Sequence[float] | Mapping[str, float]], new: set[int]
 ) -> list[tuple[int, Sequence[float]]]:
     """(position, probabilities) of the first row of each car in ``new``."""
     first: dict[int, int] = {}
     for index, position in enumerate(positions):
         if position in new and position not in first:
             first[position] = index
-    return [(position, probabilities[index]) for position, index in first.items()]
+    return [(position, _in_class_order(probabilities[index])) for position, index in first.items()]
+
+
+def _in_class_order(probabilities: Sequence[float] | Mapping[str, float]) -> Sequence[float]:
+    if isinstance(probabilities, Mapping):
+        return [probabilities[label] for label in CLASSES]
+    return probabilities
 
 
 def claim_orphans(directory: Path, own: set[Path]) -> list[SpoolFile]:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import inspect
 
 from app.ledger import Ledger
 from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
-from app.ledger.cars import CLASSES
+from app.ledger.cars import CLASSES, feature_names
 from app.ledger.schema import migrate
 from app.ledger.store import open_store, partition_name
+from car_evaluation_model import make_prediction
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
 from tests.ledger.conftest import OpenLedger, ledger_settings, new_database
@@ -131,3 +134,31 @@ def test_request_ids_come_back_as_sent(postgres: RunningPostgres, open_ledger: O
     assert ledger.add_labels([{"request_id": request_id, "row": 0, "label": "vgood"}]) == [None]
     (version,) = ledger.performance()
     assert version["labelled"] == 1
+
+
+def test_a_batch_given_by_positions_is_recorded_as_one_given_by_cars(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    positions = [1700, 3, 1700, 42]
+    by_cars = answered("by-cars", positions, version="by-cars")
+    result = make_prediction(input_data=[dict(zip(feature_names(), car, strict=True)) for car in by_cars.cars])
+    by_positions = dataclasses.replace(
+        by_cars,
+        request_id="by-positions",
+        model_version="by-positions",
+        cars=[],
+        positions=positions,
+        probabilities=result["probabilities"] or [],  # the model package's {class: probability}
+    )
+    ledger = open_ledger(ledger_url)
+    ledger.record(by_cars)
+    ledger.record(by_positions)
+    assert ledger.drain(30)
+    ledger.export(tmp_path / "out.parquet")
+    frame = pd.read_parquet(tmp_path / "out.parquet").sort_values(["request_id", "row"])
+
+    columns = [*feature_names(), "prediction", *(f"probability_{label}" for label in CLASSES)]
+    cars = frame[frame["request_id"] == "by-cars"][columns].reset_index(drop=True)
+    given = frame[frame["request_id"] == "by-positions"][columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cars, given)
+    assert len(given) == len(positions)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ from app.ledger.cars import CLASSES, feature_names
 from app.ledger.schema import migrate
 from app.ledger.store import open_store, partition_name
 from car_evaluation_model import make_prediction
+from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
 from tests.ledger.conftest import OpenLedger, ledger_settings, new_database
@@ -162,3 +165,12 @@ def test_a_batch_given_by_positions_is_recorded_as_one_given_by_cars(
     given = frame[frame["request_id"] == "by-positions"][columns].reset_index(drop=True)
     pd.testing.assert_frame_equal(cars, given)
     assert len(given) == len(positions)
+
+
+def test_the_ledger_knows_nothing_of_http() -> None:
+    web = "{'fastapi', 'starlette', 'uvicorn'}"
+    probe = f"import sys, app.ledger.__main__; print(sorted({{m.split('.')[0] for m in sys.modules}} & {web}))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"

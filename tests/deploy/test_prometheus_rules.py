@@ -64,6 +64,16 @@ def test_rule_unit_tests_pass(promtool: str) -> None:
         ),
         pytest.param("\n            > 0.01\n", "\n            > 0.1\n", id="canary error threshold raised"),
         pytest.param('{track="canary"} >= 100', '{track="canary"} >= 10', id="canary request minimum lowered"),
+        pytest.param(
+            "not_recorded_total[5m])) > 0", "not_recorded_total[5m])) > 1000", id="unrecorded threshold raised"
+        ),
+        pytest.param("\n            > 0.5\n", "\n            > 0.9\n", id="spool threshold raised"),
+        pytest.param("write_lag_seconds) > 300", "write_lag_seconds) > 900", id="write lag threshold raised"),
+        pytest.param(
+            "max by (instance) (car_evaluation_ledger_spool_bytes)",
+            "sum (car_evaluation_ledger_spool_bytes)",
+            id="spools summed over replicas",
+        ),
     ],
 )
 def test_rule_unit_tests_catch_a_broken_rule(promtool: str, tmp_path: Path, original: str, broken: str) -> None:

@@ -1,0 +1,134 @@
+"""What the ledger records of one answered batch, and its bytes in the spool.
+
+A spool frame is one batch: a fixed header (``HEADER``), the four strings, one ``uint16``
+code per row (``position * len(CLASSES) + class``), the rows' indices when they are not
+``0..n-1``, and the probabilities of the cars this spool has not yet seen for this model
+version: a model version answers a car always the same (the model package compiles the
+pipeline into a table of its answers over every car), so each car's probabilities are stored
+once per version, and each prediction is two bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.ledger.cars import CLASSES
+
+# frame length, time, rows, flags, then the byte lengths of request id, v2 id, route, model
+# version, and the number of answers (cars with their probabilities) that follow the rows.
+HEADER = struct.Struct("<IdIBHHHHH")
+HAS_V2_ID = 1
+HAS_ROW_INDICES = 2
+ANSWER = struct.Struct(f"<H{len(CLASSES)}d")
+CLASS_COUNT = len(CLASSES)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedBatch:
+    """One answered batch: the request, and per answered row its index, car, class and probabilities.
+
+    ``rows``, ``cars``, ``predictions`` and ``probabilities`` are parallel; ``cars`` hold each
+    car's feature values as canonical strings, ``probabilities`` one float per class of
+    ``classes`` (or a ``{class: probability}`` mapping, such as the model package's
+    ``Probabilities``; only a car's first row in a spool file is read). ``positions``, when
+    given, are the cars' positions (``InputRows.positions``) and ``cars`` is not read.
+    ``time`` is seconds since the epoch (``time.time()``).
+    """
+
+    request_id: str
+    v2_id: str | None
+    route: str
+    model_version: str
+    time: float
+    classes: Sequence[str]
+    rows: Sequence[int]
+    cars: Sequence[tuple[str, ...]]
+    predictions: Sequence[str]
+    probabilities: Sequence[Sequence[float] | Mapping[str, float]]
+    positions: Sequence[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A batch as read back from the spool: positions and classes decoded from the codes."""
+
+    time: float
+    request_id: str
+    v2_id: str | None
+    route: str
+    model_version: str
+    codes: array[int]  # position * CLASS_COUNT + class
+    rows: array[int] | None  # None: 0..len(codes)-1
+    answers: dict[int, tuple[float, ...]]  # position -> probabilities, for cars first seen here
+
+    @property
+    def day(self) -> datetime:
+        moment = datetime.fromtimestamp(self.time, UTC)
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def row_indices(self) -> Sequence[int]:
+        return self.rows if self.rows is not None else range(len(self.codes))
+
+
+def encode(
+    batch: RecordedBatch, codes: array[int], rows: Sequence[int], answers: Sequence[tuple[int, Sequence[float]]]
+) -> bytes:
+    """The frame of ``batch``; ``answers`` are the (position, probabilities) to store with it."""
+    strings = [
+        batch.request_id.encode(),
+        (batch.v2_id or "").encode(),
+        batch.route.encode(),
+        batch.model_version.encode(),
+    ]
+    contiguous = rows == range(len(rows)) if isinstance(rows, range) else list(rows) == list(range(len(rows)))
+    flags = (HAS_V2_ID if batch.v2_id is not None else 0) | (0 if contiguous else HAS_ROW_INDICES)
+    body = [b"".join(strings), codes.tobytes()]
+    if not contiguous:
+        body.append(array("I", rows).tobytes())
+    body.extend(ANSWER.pack(position, *probabilities) for position, probabilities in answers)
+    payload = b"".join(body)
+    header = HEADER.pack(HEADER.size + len(payload), batch.time, len(codes), flags, *map(len, strings), len(answers))
+    return header + payload
+
+
+def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:
+    """The complete frames at the start of ``buffer``, each with the offset just after it.
+
+    A frame cut short (being written, or torn by a killed process) ends the iteration.
+    """
+    view = memoryview(buffer)
+    offset = 0
+    while len(view) - offset >= HEADER.size:
+        length, time, count, flags, *lengths, answer_count = HEADER.unpack_from(view, offset)
+        if len(view) - offset < length:
+            return
+        at = offset + HEADER.size
+        strings = []
+        for size in lengths:
+            strings.append(str(view[at : at + size], "utf-8"))
+            at += size
+        request_id, v2_id, route, version = strings
+        codes = _array("H", view[at : at + 2 * count])
+        at += 2 * count
+        rows = None
+        if flags & HAS_ROW_INDICES:
+            rows = _array("I", view[at : at + 4 * count])
+            at += 4 * count
+        answers = {}
+        for _ in range(answer_count):
+            position, *probabilities = ANSWER.unpack_from(view, at)
+            answers[position] = tuple(probabilities)
+            at += ANSWER.size
+        offset += length
+        frame = Frame(time, request_id, v2_id if flags & HAS_V2_ID else None, route, version, codes, rows, answers)
+        yield offset, frame
+
+
+def _array(typecode: str, data: memoryview) -> array[int]:
+    numbers = array(typecode)
+    numbers.frombytes(data)
+    return numbers

@@ -1,0 +1,64 @@
+"""True labels as clients send them: each checked on its own, with an error naming the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from app.ledger.cars import CLASSES
+from car_evaluation_model.processing.validation import echo, shown
+
+# The request ids the service accepts in X-Request-ID, and makes itself (32 hex digits).
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+LABEL_FIELDS = ("request_id", "row", "label")
+
+
+class LabelError(TypedDict):
+    index: int  # the label's position in what was sent
+    field: str | None
+    value: Any
+    allowed: list[str] | None
+    type: str
+    message: str
+
+
+def check_label(index: int, label: Any) -> tuple[str, int, int] | LabelError:
+    """(request id, row, class index), or the first problem of the label."""
+    if not isinstance(label, Mapping):
+        message = "a label must be an object with request_id, row and label"
+        return _error(index, None, None, None, type_="label_not_object", message=message)
+    for name in LABEL_FIELDS:
+        if name not in label:
+            return _error(index, name, None, None, type_="missing", message=f"{name} is required")
+    request_id, row, value = (label[name] for name in LABEL_FIELDS)
+    if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.fullmatch(request_id):
+        message = "request_id must be 1 to 128 characters among letters, digits and . _ : -"
+        return _error(index, "request_id", echo(request_id), None, type_="malformed_request_id", message=message)
+    if type(row) is not int or row < 0:
+        return _error(index, "row", echo(row), None, type_="malformed_row", message="row must be a whole number from 0")
+    if not isinstance(value, str) or value not in CLASSES:
+        allowed = ", ".join(CLASSES)
+        message = f"label has the value {shown(value)}, which is not a class; allowed values: {allowed}"
+        return _error(index, "label", echo(value), list(CLASSES), type_="value_not_allowed", message=message)
+    return request_id, row, CLASSES.index(value)
+
+
+def check_labels(labels: Sequence[Any]) -> tuple[list[tuple[str, int, int]], list[LabelError | None]]:
+    """The valid labels, and per label sent its error or None."""
+    valid: list[tuple[str, int, int]] = []
+    errors: list[LabelError | None] = []
+    for index, label in enumerate(labels):
+        checked = check_label(index, label)
+        if isinstance(checked, tuple):
+            valid.append(checked)
+            errors.append(None)
+        else:
+            errors.append(checked)
+    return valid, errors
+
+
+def _error(
+    index: int, field: str | None, value: Any, allowed: list[str] | None, *, type_: str, message: str
+) -> LabelError:
+    return LabelError(index=index, field=field, value=value, allowed=allowed, type=type_, message=message)

@@ -1,0 +1,47 @@
+"""The ledger's settings, from the environment (and ``.env``), read on their own for now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OFF = "off"
+
+
+class LedgerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    # Where predictions go: "off", a postgresql:// URL, or a sqlite:/// URL. Unset: Heroku's
+    # DATABASE_URL if there is one, else SQLite in LEDGER_DATA_DIR.
+    LEDGER_URL: str | None = None
+    DATABASE_URL: str | None = None
+    LEDGER_DATA_DIR: Path = Path("data")
+    # The write-ahead spool: one file per worker process, in LEDGER_DATA_DIR/spool by default.
+    LEDGER_SPOOL_DIR: Path | None = None
+    # Bytes a worker's spool may hold that are not yet in the database (the database is down or slow).
+    LEDGER_SPOOL_MAX_BYTES: int = Field(default=256 * 1024 * 1024, ge=4096)
+    # At that bound: keep answering and count the predictions not recorded, or refuse (LedgerFullError: a 503).
+    LEDGER_WHEN_FULL: Literal["count", "refuse"] = "count"
+    # Predictions older than this many days are dropped (a day's partition at a time on PostgreSQL).
+    LEDGER_RETENTION_DAYS: int = Field(default=90, ge=1)
+    # How often the background writer looks at the spool when it has caught up.
+    LEDGER_FLUSH_SECONDS: float = Field(default=0.5, gt=0)
+
+    def database_url(self) -> str | None:
+        """The SQLAlchemy URL of the ledger's database, or None when the ledger is off."""
+        url = self.LEDGER_URL or self.DATABASE_URL
+        if url is None:
+            return f"sqlite:///{(self.LEDGER_DATA_DIR / 'ledger.sqlite3').resolve()}"
+        if url == OFF:
+            return None
+        # Heroku's DATABASE_URL says postgres://; SQLAlchemy takes psycopg 3 by its own name.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+    def spool_dir(self) -> Path:
+        return self.LEDGER_SPOOL_DIR or self.LEDGER_DATA_DIR / "spool"

@@ -1,0 +1,243 @@
+"""The ledger's database: PostgreSQL (COPY, day partitions) or SQLite, one interface.
+
+``write`` moves spooled frames and the spool's new progress in one transaction, so a batch
+is in the database exactly once whatever crashes, and whoever replays the spool after it.
+Every query reads ``ledger_prediction_rows``: one row per prediction on both databases.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+from app.ledger.batch import CLASS_COUNT, Frame
+
+# A request id of 32 lowercase hex digits (the service's own) is stored as a uuid: 16 bytes.
+REQUEST_UUID = re.compile(r"[0-9a-f]{32}")
+NULL = "\\N"
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class Store:
+    """What both databases share; ``PostgresStore`` and ``SqliteStore`` add their own writes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def time_value(self, moment: datetime) -> Any:
+        return moment
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def written_bytes(self, spool: str) -> int:
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT written_bytes FROM ledger_spool_progress WHERE spool = :spool"), {"spool": spool}
+            ).scalar()
+        return int(found or 0)
+
+    def forget(self, spool: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(text("DELETE FROM ledger_spool_progress WHERE spool = :spool"), {"spool": spool})
+
+    def write(self, spool: str, frames: Sequence[Frame], written_bytes: int) -> None:
+        """The frames' predictions and answers, and the spool's progress, in one transaction."""
+        try:
+            with self.engine.begin() as connection:
+                self._write(connection, spool, frames, written_bytes)
+        except Exception:
+            self._ids.clear()  # ids added in the transaction rolled back are not there
+            raise
+
+    def _write(self, connection: Connection, spool: str, frames: Sequence[Frame], written_bytes: int) -> None:
+        self._insert_answers(connection, frames)
+        self._insert_predictions(connection, frames)
+        connection.execute(
+            text(
+                "INSERT INTO ledger_spool_progress (spool, written_bytes) VALUES (:spool, :bytes) "
+                "ON CONFLICT (spool) DO UPDATE SET written_bytes = excluded.written_bytes"
+            ),
+            {"spool": spool, "bytes": written_bytes},
+        )
+
+    def prepare(self, days: Iterable[date]) -> None:
+        """Make room for predictions of ``days`` (PostgreSQL's partitions)."""
+
+    def drop_before(self, day: date) -> None:
+        """Forget the predictions made before ``day``."""
+        raise NotImplementedError
+
+    def id_of(self, connection: Connection, table: str, name: str) -> int:
+        """The id of a model version or a route name, added on first sight."""
+        key = (table, name)
+        if key not in self._ids:
+            connection.execute(
+                text(f"INSERT INTO {table} (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"), {"name": name}
+            )
+            found = connection.execute(text(f"SELECT id FROM {table} WHERE name = :name"), {"name": name}).scalar_one()
+            self._ids[key] = int(found)
+        return self._ids[key]
+
+    def _insert_answers(self, connection: Connection, frames: Sequence[Frame]) -> None:
+        rows = [
+            {
+                "version": self.id_of(connection, "ledger_versions", frame.model_version),
+                "position": position,
+                "class": index,
+                "p": p,
+            }
+            for frame in frames
+            for position, probabilities in frame.answers.items()
+            for index, p in enumerate(probabilities)
+        ]
+        if rows:
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_answers (version_id, position, class, probability) "
+                    "VALUES (:version, :position, :class, :p) ON CONFLICT DO NOTHING"
+                ),
+                rows,
+            )
+
+    def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
+        raise NotImplementedError
+
+    def add_labels(self, labels: Sequence[tuple[str, int, int]]) -> None:
+        """Store (request id, row, class index) labels, each with the time it arrived."""
+        now = self.time_value(datetime.now(UTC))
+        with self.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_labels (request_id, row, label, time) VALUES (:request_id, :row, :label, :time)"
+                ),
+                [{"request_id": r, "row": row, "label": label, "time": now} for r, row, label in labels],
+            )
+
+    def query(self, sql: str, parameters: dict[str, Any]) -> Iterator[Sequence[Any]]:
+        with self.engine.connect() as connection:
+            yield from connection.execute(text(sql).execution_options(yield_per=50_000), parameters)
+
+
+class PostgresStore(Store):
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._days: set[date] = set()
+
+    def prepare(self, days: Iterable[date]) -> None:
+        missing = sorted(set(days) - self._days)
+        if not missing:
+            return
+        with self.engine.begin() as connection:
+            # Two writers creating the same partition at once: one waits for the other.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('ledger_predictions partitions'))"))
+            for day in missing:
+                connection.execute(
+                    text(
+                        f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF ledger_predictions "
+                        f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+                    )
+                )
+        self._days.update(missing)
+
+    def drop_before(self, day: date) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('ledger_predictions partitions'))"))
+            partitions = connection.execute(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'ledger_predictions'::regclass"
+                )
+            ).scalars()
+            for name in list(partitions):
+                if name < partition_name(day):
+                    connection.execute(text(f"DROP TABLE {name}"))
+                    self._days.discard(datetime.strptime(name.removeprefix("ledger_predictions_"), "%Y%m%d").date())
+
+    def add_labels(self, labels: Sequence[tuple[str, int, int]]) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy("COPY ledger_labels (request_id, row, label, time) FROM STDIN") as copy:
+                for request_id, row, label in labels:
+                    copy.write_row((request_id, row, label, now))
+
+    def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
+        ids = [
+            (
+                self.id_of(connection, "ledger_versions", frame.model_version),
+                self.id_of(connection, "ledger_routes", frame.route),
+            )
+            for frame in frames
+        ]
+        # COPY's text format written out directly: psycopg's per-value adaptation costs several
+        # times more per batch, and one-row batches come by the thousand (bench.ledger).
+        lines = []
+        for frame, (version_id, route_id) in zip(frames, ids, strict=True):
+            moment = datetime.fromtimestamp(frame.time, UTC).isoformat()
+            request = frame.request_id
+            request_uuid, request_text = (request, NULL) if REQUEST_UUID.fullmatch(request) else (NULL, _text(request))
+            v2_id = NULL if frame.v2_id is None else _text(frame.v2_id)
+            codes = ",".join(map(str, frame.codes))
+            rows = NULL if frame.rows is None else "{" + ",".join(map(str, frame.rows)) + "}"
+            lines.append(
+                f"{moment}\t{request_uuid}\t{request_text}\t{v2_id}\t{version_id}\t{route_id}\t{{{codes}}}\t{rows}\n"
+            )
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        columns = "time, request_uuid, request_text, v2_id, version_id, route_id, codes, rows"
+        with cursor.copy(f"COPY ledger_predictions ({columns}) FROM STDIN") as copy:
+            copy.write("".join(lines))
+
+
+class SqliteStore(Store):
+    def time_value(self, moment: datetime) -> Any:
+        return moment.timestamp()
+
+    def drop_before(self, day: date) -> None:
+        cutoff = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        with self.engine.begin() as connection:
+            connection.execute(text("DELETE FROM ledger_predictions WHERE time < :cutoff"), {"cutoff": cutoff})
+
+    def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for frame in frames:
+            version_id = self.id_of(connection, "ledger_versions", frame.model_version)
+            route_id = self.id_of(connection, "ledger_routes", frame.route)
+            head = (frame.time, frame.request_id, frame.v2_id, version_id, route_id)
+            rows.extend(
+                (*head, row, code // CLASS_COUNT, code % CLASS_COUNT)
+                for row, code in zip(frame.row_indices(), frame.codes, strict=True)
+            )
+        raw = connection.connection.driver_connection
+        raw.executemany(  # type: ignore[union-attr]
+            "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+
+
+def partition_name(day: date) -> str:
+    return f"ledger_predictions_{day:%Y%m%d}"
+
+
+def _text(value: str) -> str:
+    """A text value in COPY's text format."""
+    return value.translate(COPY_ESCAPES)
+
+
+def open_store(url: str) -> Store:
+    """The store at a SQLAlchemy URL (``postgresql+psycopg://...`` or ``sqlite:///...``)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return SqliteStore(engine)
+    return PostgresStore(create_engine(url, pool_pre_ping=True))
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL: the workers' writers and the readers do not block each other.
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,190 @@
+"""The background writer: a thread that moves spool files into the database, in batches.
+
+Each pass takes up to ``CHUNK_BYTES`` of each file from where the database's progress for
+that file ends, and writes the frames and the new progress in one transaction. A failed
+write (the database is down) is retried at the next pass; the spool keeps growing meanwhile,
+up to its bound. Orphaned files of dead processes are claimed, replayed and deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from app.ledger.batch import HEADER, decode
+from app.ledger.metrics import LedgerMetrics
+from app.ledger.spool import Spool, SpoolFile, claim_orphans
+from app.ledger.store import Store
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 16 * 1024 * 1024
+HOUSEKEEPING_SECONDS = 10.0  # orphans, file rotation, partitions ahead and retention, at most this often
+RETRY_SECONDS = 1.0
+
+
+@dataclass
+class Tallies:
+    """What the writer has published so far, to add only the difference to the counters."""
+
+    not_recorded: int = 0
+    refused: int = 0
+
+
+class Writer:
+    def __init__(
+        self, spool: Spool, store: Store, metrics: LedgerMetrics, *, flush_seconds: float, retention_days: int
+    ) -> None:
+        self.spool = spool
+        self.store = store
+        self.metrics = metrics
+        self.flush_seconds = flush_seconds
+        self.retention_days = retention_days
+        self.refused = 0  # rows refused, counted on the event loop
+        self.orphans: list[SpoolFile] = []
+        self.passes = 0  # passes finished, each over every file
+        self._published = Tallies()
+        self._housekept = 0.0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        metrics.spool_max_bytes.set(spool.max_bytes)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop the thread after one last pass (bounded by ``timeout``)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def release_orphans(self) -> None:
+        """Close the orphans claimed (once stopped): what is left of them stays for a replay."""
+        for orphan in self.orphans:
+            os.close(orphan.fd)
+        self.orphans = []
+
+    def drain(self, timeout: float) -> bool:
+        """Wait, up to ``timeout`` seconds, until this process's spool and its orphans are written.
+
+        At least one full pass after the call must end with nothing left, so orphans found at
+        start count.
+        """
+        deadline = time.monotonic() + timeout
+        first = self.passes + 1
+        while time.monotonic() < deadline:
+            if self.passes > first and self.spool.backlog == 0 and not self.orphans:
+                return True
+            self._wake.set()
+            time.sleep(0.01)
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as error:  # the database is down or refused: keep the spool, try again
+                logger.warning("ledger: writing the spool into the database failed, retrying: %s", error)
+                self.metrics.write_errors.inc()
+                self._publish(lag_since=self._oldest_unwritten())
+                self._stop.wait(RETRY_SECONDS)
+                continue
+            if not busy:
+                self._wake.wait(self.flush_seconds)
+                self._wake.clear()
+        try:
+            self.run_once()
+        except Exception:
+            logger.exception("ledger: the last write before stopping failed; the spool keeps it for a replay")
+
+    def run_once(self) -> bool:
+        """One pass over every spool file; True when a file had more than one chunk to write."""
+        now = time.time()
+        if now - self._housekept >= HOUSEKEEPING_SECONDS:
+            self._housekeeping(now)
+        busy = False
+        for spool_file in [*self.orphans, *self.spool.files()]:
+            busy |= self._write_file(spool_file)
+        self._publish(lag_since=self._oldest_unwritten())
+        self.passes += 1
+        return busy
+
+    def _housekeeping(self, now: float) -> None:
+        today = datetime.fromtimestamp(now, UTC).date()
+        self.store.prepare([today, today + timedelta(days=1)])
+        self.store.drop_before(today - timedelta(days=self.retention_days))
+        own = {spool_file.path for spool_file in [*self.orphans, *self.spool.files()]}
+        self.orphans.extend(claim_orphans(self.spool.directory, own))
+        self.spool.rotate_if_large()
+        self._housekept = now
+
+    def _write_file(self, spool_file: SpoolFile) -> bool:
+        orphan = spool_file in self.orphans
+        if spool_file.written is None:
+            spool_file.written = self.store.written_bytes(spool_file.path.name)
+        data = _read(spool_file, spool_file.written, CHUNK_BYTES)
+        if len(data) >= HEADER.size and (length := HEADER.unpack_from(data)[0]) > len(data):
+            data = _read(spool_file, spool_file.written, length)  # one frame larger than a chunk
+        decoded = list(decode(data))
+        frames = [frame for _, frame in decoded]
+        end = decoded[-1][0] if decoded else 0
+        if frames:
+            self.store.prepare({_day(frame.time) for frame in frames})
+            self.store.write(spool_file.path.name, frames, spool_file.written + end)
+            spool_file.written += end
+            if not orphan:
+                self.spool.written += end
+            self.metrics.written.inc(sum(len(frame.codes) for frame in frames))
+        more = len(data) >= CHUNK_BYTES
+        if not more and spool_file is not self.spool.current:
+            finished = spool_file.written == os.fstat(spool_file.fd).st_size
+            # A dead process's file ends with a frame it had not finished writing: never answered.
+            if finished or orphan:
+                self._remove(spool_file, orphan)
+        return more
+
+    def _remove(self, spool_file: SpoolFile, orphan: bool) -> None:
+        # The file first: were the progress forgotten first, a crash in between would replay it.
+        if orphan:
+            spool_file.path.unlink(missing_ok=True)
+            os.close(spool_file.fd)
+            self.orphans.remove(spool_file)
+        else:
+            self.spool.remove(spool_file)
+        self.store.forget(spool_file.path.name)
+
+    def _oldest_unwritten(self) -> float | None:
+        times = []
+        for spool_file in [*self.orphans, *self.spool.files()]:
+            header = _read(spool_file, spool_file.written or 0, HEADER.size)
+            if len(header) == HEADER.size:
+                times.append(HEADER.unpack(header)[1])
+        return min(times, default=None)
+
+    def _publish(self, lag_since: float | None) -> None:
+        spool, published = self.spool, self._published
+        self.metrics.spool_bytes.set(spool.backlog)
+        self.metrics.lag.set(0.0 if lag_since is None else max(0.0, time.time() - lag_since))
+        not_recorded, refused = spool.not_recorded, self.refused
+        self.metrics.not_recorded.inc(not_recorded - published.not_recorded)
+        self.metrics.refused_rows.inc(refused - published.refused)
+        published.not_recorded, published.refused = not_recorded, refused
+
+
+def _read(spool_file: SpoolFile, offset: int, size: int) -> bytes:
+    fd = os.open(spool_file.path, os.O_RDONLY)
+    try:
+        return os.pread(fd, size, offset)
+    except FileNotFoundError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _day(moment: float) -> date:
+    return datetime.fromtimestamp(moment, UTC).date()

@@ -1,0 +1,205 @@
+"""The prediction ledger's benchmark: ingest into PostgreSQL, bytes per row, and record()'s cost.
+
+    python -m bench.ledger [--backlog-rows 1000000] [--single-rows 100000] [--calls 20000]
+
+On a PostgreSQL of its own (Debian's, in a temporary directory, fsync off):
+
+- a backlog of ``--backlog-rows`` rows spooled in 1000-row requests by a process that then
+  died, replayed by a new ledger: the time until the database holds them all, and rows/s;
+  the same for ``--single-rows`` rows in one-row requests;
+- bytes on disk per recorded row (the predictions' partitions with their TOAST and indexes,
+  ``pg_total_relation_size``, over the rows) after each; the answers table (each model
+  version's probabilities for each car, at most 1728 per version) apart;
+- ``Ledger.record``'s cost per call for one and 1000 rows, in process, with the writer running
+  and alone, beside ``make_prediction``'s for the same rows.
+
+The issue's goals: at least 100k rows/s, the 1M-row backlog in at most 30 s, at most 16 bytes
+per row in 1000-row requests and 96 in one-row requests. A script that prints figures, not a
+test; it writes them to bench/results/ledger.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+from prometheus_client import CollectorRegistry
+
+from app.ledger import Ledger, LedgerSettings, RecordedBatch
+from app.ledger.cars import feature_names
+from app.ledger.spool import Spool
+from bench import results as results_file
+from car_evaluation_model import make_prediction
+from devtools.ledger_batches import answered
+from devtools.postgres import RunningPostgres, pg_bin, running_postgres
+
+BIG = 1000
+Argument = TypeVar("Argument")
+DRAIN_TIMEOUT_S = 600
+
+
+def settings(url: str, data_dir: Path) -> LedgerSettings:
+    return LedgerSettings(_env_file=None, LEDGER_URL=url, LEDGER_DATA_DIR=data_dir, LEDGER_SPOOL_MAX_BYTES=2**40)
+
+
+def new_database(server: RunningPostgres, name: str) -> str:
+    with psycopg.connect(server.url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def templates(rows: int, count: int, generator: random.Random) -> list[RecordedBatch]:
+    return [answered("template", [generator.randrange(1728) for _ in range(rows)]) for _ in range(count)]
+
+
+def spool_backlog(data_dir: Path, batches: Sequence[RecordedBatch], requests: int, generator: random.Random) -> None:
+    """Spool ``requests`` batches as a worker would, then leave the file as a killed worker does."""
+    spool = Spool(data_dir / "spool", 2**40, refuse_when_full=False)
+    for index in range(requests):
+        request_id = f"{generator.getrandbits(128):032x}"
+        spool.append(dataclasses.replace(batches[index % len(batches)], request_id=request_id, time=time.time()))
+    spool.close()  # nothing written: the file stays, an orphan
+
+
+def predictions_bytes(url: str) -> tuple[int, int, int]:
+    """Bytes of the predictions' partitions (with TOAST and indexes), of the answers table, and rows."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
+        partitions = connection.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits "
+            "WHERE inhparent = 'ledger_predictions'::regclass"
+        ).fetchone()
+        answers = connection.execute("SELECT pg_total_relation_size('ledger_answers')").fetchone()
+        rows = connection.execute("SELECT count(*) FROM ledger_prediction_rows").fetchone()
+    assert partitions is not None
+    assert answers is not None
+    assert rows is not None
+    return int(partitions[0]), int(answers[0]), int(rows[0])
+
+
+@dataclasses.dataclass
+class Ingest:
+    label: str
+    rows: int
+    seconds: float
+    table_bytes: int
+    answers_bytes: int
+
+
+def ingest(server: RunningPostgres, work: Path, name: str, rows_per_request: int, rows: int) -> Ingest:
+    generator = random.Random(rows_per_request)
+    url = new_database(server, name)
+    data_dir = work / name
+    batches = templates(rows_per_request, 50 if rows_per_request == BIG else 1728, generator)
+    spool_backlog(data_dir, batches, rows // rows_per_request, generator)
+    start = time.perf_counter()
+    ledger = Ledger.open(settings(url, data_dir), CollectorRegistry())
+    assert ledger is not None
+    assert ledger.drain(DRAIN_TIMEOUT_S), "the backlog did not drain"
+    seconds = time.perf_counter() - start
+    ledger.close()
+    table_bytes, answers_bytes, stored = predictions_bytes(url)
+    assert stored == rows, (stored, rows)
+    return Ingest(f"{rows_per_request}-row requests", rows, seconds, table_bytes, answers_bytes)
+
+
+def per_call(function: Callable[[Argument], object], argument: Argument, calls: int) -> float:
+    """Microseconds per call, the best of three rounds."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(calls):
+            function(argument)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best * 1e6
+
+
+Cost = tuple[int, str, float, float, float]
+
+
+def record_cost(server: RunningPostgres, work: Path, calls: int) -> list[Cost]:
+    """Per row count and way of giving the cars: record with its writer running, alone, make_prediction; in us."""
+    url = new_database(server, "record_cost")
+    ledger = Ledger.open(settings(url, work / "record_cost"), CollectorRegistry())
+    assert ledger is not None
+    cases = []
+    for rows in (1, BIG):
+        positions = [random.randrange(1728) for _ in range(rows)]
+        batch = answered("0123456789abcdef0123456789abcdef", positions)
+        inputs = [dict(zip(feature_names(), car, strict=True)) for car in batch.cars]
+        cases.append((rows, "values", batch, inputs, max(1, calls // rows)))
+        by_position = dataclasses.replace(batch, cars=[], positions=positions)
+        cases.append((rows, "positions", by_position, inputs, max(1, calls // rows)))
+    with_writer = [per_call(ledger.record, batch, repeat) for _, _, batch, _, repeat in cases]
+    ledger.writer.stop(timeout=DRAIN_TIMEOUT_S)
+    alone = [per_call(ledger.record, batch, repeat) for _, _, batch, _, repeat in cases]
+    predict = [
+        per_call(lambda data: make_prediction(input_data=data), inputs, repeat) for _, _, _, inputs, repeat in cases
+    ]
+    ledger.close()
+    return [
+        (rows, given, writing, quiet, predicting)
+        for (rows, given, *_), writing, quiet, predicting in zip(cases, with_writer, alone, predict, strict=True)
+    ]
+
+
+def report(ingests: list[Ingest], costs: list[Cost]) -> str:
+    lines = [
+        "Ingest into PostgreSQL: a dead worker's spooled backlog, replayed by a new ledger"
+        " until the database holds all of it.",
+        "",
+        "| backlog | rows | drained in | rows/s | bytes/row on disk | answers table |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for run in ingests:
+        lines.append(
+            f"| {run.label} | {run.rows:,} | {run.seconds:.1f} s | {run.rows / run.seconds:,.0f} | "
+            f"{run.table_bytes / run.rows:.1f} | {run.answers_bytes / 1024:,.0f} KiB |"
+        )
+    lines += [
+        "",
+        "`Ledger.record` in process: with its writer thread running (what a worker pays, the writer's share"
+        " included), and alone (the writer stopped), beside `make_prediction` for the same rows; the cars"
+        " given by their values or by their positions (`positions`, as the data plane has them).",
+        "",
+        "| rows | cars given by | record, writer running | record alone | make_prediction |"
+        " record, writer running / make_prediction |",
+        "|--:|---|--:|--:|--:|--:|",
+    ]
+    for rows, given, with_writer, alone, predict in costs:
+        lines.append(
+            f"| {rows:,} | {given} | {with_writer:.1f} us | {alone:.1f} us | {predict:.1f} us |"
+            f" {with_writer / predict:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backlog-rows", type=int, default=1_000_000)
+    parser.add_argument("--single-rows", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=20_000)
+    arguments = parser.parse_args()
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL not found: apt-get install -y postgresql")
+    with running_postgres(bin_dir) as server, tempfile.TemporaryDirectory() as work:
+        ingests = [
+            ingest(server, Path(work), "backlog_big", BIG, arguments.backlog_rows),
+            ingest(server, Path(work), "backlog_single", 1, arguments.single_rows),
+        ]
+        costs = record_cost(server, Path(work), arguments.calls)
+    tables = report(ingests, costs)
+    print(tables)
+    print(results_file.write("ledger", "bench.ledger", tables))
+
+
+if __name__ == "__main__":
+    main()

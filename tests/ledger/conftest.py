@@ -1,0 +1,86 @@
+"""The ledger on a real PostgreSQL (Debian's, started here) and on its embedded SQLite default.
+
+``ledger_url`` runs a test on both: a new database of the session's server for each test,
+or LEDGER_URL unset (SQLite under the test's data directory). Batches are the model
+package's real answers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from app.ledger import Ledger, LedgerSettings
+from devtools.postgres import DEBIAN_PACKAGE, RunningPostgres, pg_bin, running_postgres
+from devtools.programs import unavailable
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[RunningPostgres]:
+    yield from _server()
+
+
+def _server() -> Iterator[RunningPostgres]:
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        unavailable(f"PostgreSQL not found: install it with `apt-get install -y {DEBIAN_PACKAGE}`")
+    with running_postgres(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[RunningPostgres]:
+    """A server of the test's own, which it may stop and start."""
+    yield from _server()
+
+
+def new_database(server: RunningPostgres) -> str:
+    name = f"test_{secrets.token_hex(6)}"
+    with psycopg.connect(server.url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def ledger_url(request: pytest.FixtureRequest) -> str | None:
+    """A new PostgreSQL database's URL, or None: LEDGER_URL unset, the SQLite default."""
+    if request.param == "sqlite":
+        return None
+    server: RunningPostgres = request.getfixturevalue("postgres")
+    return new_database(server)
+
+
+def ledger_settings(url: str | None, data_dir: Path, **overrides: Any) -> LedgerSettings:
+    return LedgerSettings(
+        _env_file=None,
+        LEDGER_URL=url,
+        DATABASE_URL=None,
+        LEDGER_DATA_DIR=data_dir,
+        LEDGER_FLUSH_SECONDS=0.02,
+        **overrides,
+    )
+
+
+OpenLedger = Callable[..., Ledger]
+
+
+@pytest.fixture
+def open_ledger(tmp_path: Path) -> Iterator[OpenLedger]:
+    """``open_ledger(url, **settings)``: a ledger with its own metrics registry, closed after the test."""
+    opened: list[Ledger] = []
+
+    def open_(url: str | None, data_dir: Path = tmp_path / "data", **overrides: Any) -> Ledger:
+        ledger = Ledger.open(ledger_settings(url, data_dir, **overrides), CollectorRegistry())
+        assert ledger is not None
+        opened.append(ledger)
+        return ledger
+
+    yield open_
+    for ledger in opened:
+        ledger.close(timeout=5)

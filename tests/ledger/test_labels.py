@@ -1,0 +1,137 @@
+"""Labels: each checked on its own, errors naming the field and allowed values; bulk files by the command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from app.ledger.cars import CLASSES
+from devtools import REPO_ROOT
+from devtools.ledger_batches import answered
+from tests.ledger.conftest import OpenLedger
+
+
+def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    ledger = open_ledger(ledger_url)
+    ledger.record(answered("req-1", [10, 20, 30]))
+    labels: list[Any] = [
+        {"request_id": "req-1", "row": 0, "label": "acc"},
+        {"request_id": "req-1", "row": 1, "label": "excellent"},
+        {"request_id": "req 1", "row": 1, "label": "acc"},
+        {"request_id": "req-1", "row": -1, "label": "acc"},
+        {"request_id": "req-1", "row": True, "label": "acc"},
+        {"request_id": "req-1", "label": "acc"},
+        ["req-1", 2, "acc"],
+        {"request_id": "req-1", "row": 2, "label": "good"},
+    ]
+    errors = ledger.add_labels(labels)
+
+    assert errors[0] is None
+    assert errors[7] is None
+    unknown = errors[1]
+    assert unknown is not None
+    assert (unknown["field"], unknown["value"], unknown["allowed"]) == ("label", "excellent", list(CLASSES))
+    assert "'excellent'" in unknown["message"]
+    assert "unacc, acc, good, vgood" in unknown["message"]
+    assert [e["field"] if e else None for e in errors] == [None, "label", "request_id", "row", "row", "row", None, None]
+    assert [e["type"] if e else None for e in errors] == [
+        None,
+        "value_not_allowed",
+        "malformed_request_id",
+        "malformed_row",
+        "malformed_row",
+        "missing",
+        "label_not_object",
+        None,
+    ]
+    assert ledger.drain(30)
+    ledger.export(tmp_path / "out.parquet")
+    frame = pq.read_table(tmp_path / "out.parquet").to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    assert frame.sort_values("row")["label"].fillna("-").tolist() == ["acc", "-", "good"]
+
+
+def run_ledger_command(url: str | None, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"LEDGER_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)}
+    if url is not None:
+        env["LEDGER_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "app.ledger", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_bulk_labels_from_a_file(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path, suffix: str) -> None:
+    data_dir = tmp_path / "data"
+    ledger = open_ledger(ledger_url, data_dir)
+    ledger.record(answered("bulk-1", [1, 2, 3, 4]))
+    assert ledger.drain(30)
+    labels = pd.DataFrame(
+        {"request_id": ["bulk-1"] * 5, "row": [0, 1, 2, 3, 0], "label": ["acc", "good", "vgood", "unacc", "good"]}
+    )
+    path = tmp_path / f"labels.{suffix}"
+    if suffix == "csv":
+        labels.to_csv(path, index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(labels, preserve_index=False), path)
+
+    result = run_ledger_command(ledger_url, data_dir, "labels", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "5 labels loaded" in result.stdout
+
+    (version,) = ledger.performance()
+    assert version["labelled"] == 4
+    ledger.export(tmp_path / "out.parquet")
+    frame = pd.read_parquet(tmp_path / "out.parquet").sort_values("row")
+    assert frame["label"].tolist() == ["good", "good", "vgood", "unacc"]  # row 0 corrected by the last line
+
+
+def test_a_file_with_a_wrong_label_loads_nothing(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    ledger = open_ledger(ledger_url, data_dir)
+    ledger.record(answered("bulk-2", [1, 2]))
+    assert ledger.drain(30)
+    path = tmp_path / "labels.csv"
+    path.write_text("request_id,row,label\nbulk-2,0,acc\nbulk-2,1,great\n", encoding="utf-8")
+
+    result = run_ledger_command(ledger_url, data_dir, "labels", str(path))
+
+    assert result.returncode == 1
+    assert "label 1 (data row 2): label has the value 'great'" in result.stderr
+    assert "allowed values: unacc, acc, good, vgood" in result.stderr
+    (version,) = ledger.performance()
+    assert version["labelled"] == 0
+
+
+def test_export_command(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    ledger = open_ledger(ledger_url, data_dir)
+    v2_id = "a v2 id\twith \\ and\r\n"  # any string a client sends: COPY's special characters too
+    ledger.record(answered("exported", [5, 6, 7], rows=[0, 2, 5], v2_id=v2_id))
+    assert ledger.drain(30)
+    out = tmp_path / "out.parquet"
+
+    result = run_ledger_command(ledger_url, data_dir, "export", "--since", "2000-01-01T00:00:00+00:00", str(out))
+
+    assert result.returncode == 0, result.stderr
+    assert "3 predictions written" in result.stdout
+    frame = pd.read_parquet(out)
+    assert frame["row"].tolist() == [0, 2, 5]
+    assert set(frame["v2_id"]) == {v2_id}
+    assert frame[["buying", "maint", "doors", "persons", "lug_boot", "safety"]].notna().all().all()

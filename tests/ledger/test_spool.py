@@ -1,0 +1,143 @@
+"""Nothing answered is lost: a killed worker's spool is replayed exactly once; a database down fills the spool.
+
+The spool grows up to its bound; past it, predictions are counted as not recorded, or refused.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.ledger import Ledger, LedgerFullError
+from devtools import REPO_ROOT
+from devtools.ledger_batches import answered
+from devtools.postgres import RunningPostgres
+from tests.ledger.conftest import OpenLedger, new_database
+
+KILL_AFTER_LINES = 300
+
+
+def metric(ledger: Ledger, name: str) -> float:
+    registry = ledger.writer.metrics.registry
+    assert registry is not None
+    value = registry.get_sample_value(name)
+    assert value is not None, name
+    return float(value)
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def exported(ledger: Ledger, path: Path) -> pd.DataFrame:
+    ledger.export(path)
+    return pd.read_parquet(path)
+
+
+def test_a_killed_worker_loses_nothing_it_answered(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    command = [sys.executable, "-m", "tests.ledger.recorder", str(data_dir), *([ledger_url] if ledger_url else [])]
+    answered_rows: dict[str, int] = {}
+    for _ in range(2):  # two workers killed in turn, the second while the first's spool waits
+        worker = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            request_id, rows = line.split()
+            answered_rows[request_id] = int(rows)
+            if len(answered_rows) % KILL_AFTER_LINES == 0:
+                break
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    assert len(answered_rows) == 2 * KILL_AFTER_LINES
+    assert len(list((data_dir / "spool").glob("*.spool"))) >= 1
+
+    ledger = open_ledger(ledger_url, data_dir)  # replays the dead workers' spools
+    assert ledger.drain(60)
+    frame = exported(ledger, tmp_path / "all.parquet")
+
+    per_row = collections.Counter(zip(frame["request_id"], frame["row"], strict=True))
+    assert set(per_row.values()) == {1}, "a prediction is in the database more than once"
+    recorded = collections.Counter(frame["request_id"])
+    for request_id, row_count in answered_rows.items():
+        assert recorded[request_id] == row_count, request_id
+    assert list((data_dir / "spool").glob("*.spool")) == [ledger.spool.current.path]
+
+
+def test_the_spool_holds_predictions_while_the_database_is_down(
+    own_postgres: RunningPostgres, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    ledger = open_ledger(new_database(own_postgres))
+    ledger.record(answered("before", [1, 2]))
+    assert ledger.drain(30)
+    own_postgres.stop()
+
+    for index in range(50):
+        ledger.record(answered(f"down-{index}", list(range(index, index + 10))))
+    assert ledger.spool.backlog > 0
+    # The writer tries, fails, and publishes what waits at each attempt.
+    assert eventually(lambda: metric(ledger, "car_evaluation_ledger_spool_bytes") == ledger.spool.backlog)
+    assert metric(ledger, "car_evaluation_ledger_write_errors_total") >= 1
+    assert metric(ledger, "car_evaluation_ledger_write_lag_seconds") > 0
+
+    own_postgres.start()
+    assert ledger.drain(30)
+    frame = exported(ledger, tmp_path / "all.parquet")
+    assert len(frame) == 2 + 50 * 10
+    assert not frame.duplicated(["request_id", "row"]).any()
+    assert metric(ledger, "car_evaluation_ledger_records_written_total") == 2 + 50 * 10
+    ledger.writer.run_once()
+    assert metric(ledger, "car_evaluation_ledger_spool_bytes") == 0
+    assert metric(ledger, "car_evaluation_ledger_write_lag_seconds") == 0
+
+
+@pytest.mark.parametrize("when_full", ["count", "refuse"])
+def test_at_the_bound(own_postgres: RunningPostgres, open_ledger: OpenLedger, tmp_path: Path, when_full: str) -> None:
+    max_bytes = 64 * 1024
+    ledger = open_ledger(new_database(own_postgres), LEDGER_SPOOL_MAX_BYTES=max_bytes, LEDGER_WHEN_FULL=when_full)
+    own_postgres.stop()
+    recorded: list[str] = []
+    refusals = 0
+    rows = 100
+    for index in range(600):  # far more than the bound holds
+        batch = answered(f"r-{index}", [(index + row) % 1728 for row in range(rows)])
+        not_recorded = ledger.spool.not_recorded
+        try:
+            ledger.record(batch)
+        except LedgerFullError:
+            refusals += 1
+            continue
+        if ledger.spool.not_recorded == not_recorded:
+            recorded.append(batch.request_id)
+    assert 0 < ledger.spool.backlog <= max_bytes
+    if when_full == "refuse":
+        assert refusals > 0
+        assert ledger.spool.not_recorded == 0
+    else:
+        assert refusals == 0
+        assert ledger.spool.not_recorded > 0
+
+    own_postgres.start()
+    assert ledger.drain(30)
+    frame = exported(ledger, tmp_path / "all.parquet")
+    assert sorted(set(frame["request_id"])) == sorted(recorded)
+    assert len(frame) == rows * len(recorded)
+    ledger.writer.run_once()
+    assert metric(ledger, "car_evaluation_ledger_records_not_recorded_total") == ledger.spool.not_recorded
+    # Room again: recording works.
+    ledger.record(answered("after", [1]))
+    assert ledger.drain(30)

@@ -1,0 +1,176 @@
+"""Where the ledger writes, its schema, partitions and retention, and the spool's frames."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from array import array
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from sqlalchemy import inspect
+
+from app.ledger import Ledger
+from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
+from app.ledger.cars import CLASSES, feature_names
+from app.ledger.schema import migrate
+from app.ledger.store import open_store, partition_name
+from car_evaluation_model import make_prediction
+from devtools import REPO_ROOT
+from devtools.ledger_batches import answered
+from devtools.postgres import RunningPostgres
+from tests.ledger.conftest import OpenLedger, ledger_settings, new_database
+
+DAY = 86_400
+
+
+def test_where_the_ledger_writes(tmp_path: Path) -> None:
+    default = ledger_settings(None, tmp_path)
+    assert default.database_url() == f"sqlite:///{(tmp_path / 'ledger.sqlite3').resolve()}"
+    assert default.spool_dir() == tmp_path / "spool"
+    assert ledger_settings("off", tmp_path).database_url() is None
+    assert ledger_settings("postgresql://u@h/d", tmp_path).database_url() == "postgresql+psycopg://u@h/d"
+    heroku = ledger_settings(None, tmp_path).model_copy(update={"DATABASE_URL": "postgres://u:p@h:5432/d"})
+    assert heroku.database_url() == "postgresql+psycopg://u:p@h:5432/d"
+    both = heroku.model_copy(update={"LEDGER_URL": "off"})
+    assert both.database_url() is None
+
+
+def test_off_means_no_ledger(tmp_path: Path) -> None:
+    assert Ledger.open(ledger_settings("off", tmp_path)) is None
+    assert not tmp_path.joinpath("spool").exists()
+
+
+def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
+    batch = RecordedBatch("r", "v2", "/route", "1.0", 1234.5, CLASSES, [0, 3], [], ["acc", "good"], [])
+    codes = array("H", [17 * 4 + 1, 1727 * 4 + 2])
+    first = encode(batch, codes, batch.rows, [(17, [0.1, 0.6, 0.2, 0.1])])
+    second = encode(batch, codes, [0, 1], [])
+    assert len(first) == HEADER.size + len("rv2/route1.0") + 2 * 2 + 4 * 2 + ANSWER.size
+
+    frames = list(decode(first + second + second[:-1]))
+
+    assert [end for end, _ in frames] == [len(first), len(first) + len(second)]
+    (_, one), (_, two) = frames
+    assert (one.time, one.request_id, one.v2_id, one.route, one.model_version) == (1234.5, "r", "v2", "/route", "1.0")
+    assert list(one.codes) == list(codes)
+    assert list(one.row_indices()) == [0, 3]
+    assert one.answers == {17: (0.1, 0.6, 0.2, 0.1)}
+    assert two.rows is None
+    assert list(two.row_indices()) == [0, 1]
+    assert two.answers == {}
+
+
+def test_migrating_twice_changes_nothing(ledger_url: str | None, tmp_path: Path) -> None:
+    url = ledger_settings(ledger_url, tmp_path).database_url()
+    assert url is not None
+    store = open_store(url)
+    migrate(store.engine)
+    migrate(store.engine)
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"ledger_predictions", "ledger_labels", "ledger_answers", "ledger_alembic_version"} <= tables
+    store.close()
+
+
+def test_workers_migrating_at_once_all_start(ledger_url: str | None, tmp_path: Path) -> None:
+    url = ledger_settings(ledger_url, tmp_path).database_url()
+    assert url is not None
+    tmp_path.mkdir(exist_ok=True)
+    stores = [open_store(url) for _ in range(4)]
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(lambda store: migrate(store.engine), stores))  # raises if any failed
+    for store in stores:
+        store.close()
+
+
+def test_retention_forgets_old_days(ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path) -> None:
+    now = time.time()
+    ledger = open_ledger(ledger_url, LEDGER_RETENTION_DAYS=30)
+    ledger.record(answered("old", [1, 2], at=now - 40 * DAY))
+    ledger.record(answered("recent", [3], at=now - 20 * DAY))
+    assert ledger.drain(30)
+    (version,) = ledger.performance()
+    assert version["predictions"] == 3
+    ledger.close()
+
+    reopened = open_ledger(ledger_url, LEDGER_RETENTION_DAYS=30)  # drops at start, then every few seconds
+    assert reopened.drain(30)
+    (version,) = reopened.performance()
+    assert version["predictions"] == 1
+
+
+def test_postgresql_partitions_by_day(postgres: RunningPostgres, open_ledger: OpenLedger) -> None:
+    url = new_database(postgres)
+    now = time.time()
+    ledger = open_ledger(url)
+    ledger.record(answered("two-days-ago", [1], at=now - 2 * DAY))
+    assert ledger.drain(30)
+    with psycopg.connect(url) as connection:
+        partitions = {
+            name
+            for (name,) in connection.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'ledger_predictions'::regclass"
+            )
+        }
+        rows = connection.execute(f"SELECT count(*) FROM {partition_name(time_day(now - 2 * DAY))}").fetchone()
+    today, tomorrow = time_day(now), time_day(now + DAY)
+    assert {partition_name(today), partition_name(tomorrow), partition_name(time_day(now - 2 * DAY))} <= partitions
+    assert rows == (1,)
+
+
+def time_day(moment: float) -> date:
+    return datetime.fromtimestamp(moment, UTC).date()
+
+
+@pytest.mark.parametrize("request_id", ["0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF", "id-1"])
+def test_request_ids_come_back_as_sent(postgres: RunningPostgres, open_ledger: OpenLedger, request_id: str) -> None:
+    ledger = open_ledger(new_database(postgres))
+    ledger.record(answered(request_id, [1]))
+    assert ledger.drain(30)
+    assert ledger.add_labels([{"request_id": request_id, "row": 0, "label": "vgood"}]) == [None]
+    (version,) = ledger.performance()
+    assert version["labelled"] == 1
+
+
+def test_a_batch_given_by_positions_is_recorded_as_one_given_by_cars(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    positions = [1700, 3, 1700, 42]
+    by_cars = answered("by-cars", positions, version="by-cars")
+    result = make_prediction(input_data=[dict(zip(feature_names(), car, strict=True)) for car in by_cars.cars])
+    by_positions = dataclasses.replace(
+        by_cars,
+        request_id="by-positions",
+        model_version="by-positions",
+        cars=[],
+        positions=positions,
+        probabilities=result["probabilities"] or [],  # the model package's {class: probability}
+    )
+    ledger = open_ledger(ledger_url)
+    ledger.record(by_cars)
+    ledger.record(by_positions)
+    assert ledger.drain(30)
+    ledger.export(tmp_path / "out.parquet")
+    frame = pd.read_parquet(tmp_path / "out.parquet").sort_values(["request_id", "row"])
+
+    columns = [*feature_names(), "prediction", *(f"probability_{label}" for label in CLASSES)]
+    cars = frame[frame["request_id"] == "by-cars"][columns].reset_index(drop=True)
+    given = frame[frame["request_id"] == "by-positions"][columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cars, given)
+    assert len(given) == len(positions)
+
+
+def test_the_ledger_knows_nothing_of_http() -> None:
+    web = "{'fastapi', 'starlette', 'uvicorn'}"
+    probe = f"import sys, app.ledger.__main__; print(sorted({{m.split('.')[0] for m in sys.modules}} & {web}))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BeforeValidator, Field, computed_field
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, computed_field
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from app.ledger.settings import LedgerSettings
 
 
 def parse_origins(value: Any) -> Any:
@@ -20,12 +22,16 @@ def parse_origins(value: Any) -> Any:
     return value
 
 
-class Settings(BaseSettings):
+class Settings(LedgerSettings):
+    """The service's settings; the prediction ledger's (``LEDGER_*``) come from ``LedgerSettings``."""
+
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     PROJECT_NAME: str = "Car Evaluation API"
     API_V1_STR: str = "/api/v1"
-    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = []
+    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = Field(
+        default_factory=list
+    )
     LOG_LEVEL: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_JSON: bool = False  # one JSON object per line, for log shippers in production
     ACCESS_LOG: bool = True  # one line per request; off where the proxy in front logs them
@@ -45,6 +51,8 @@ class Settings(BaseSettings):
     REQUEST_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Below the 30 s after which Heroku and Kubernetes' default grace period send SIGKILL.
     GRACEFUL_SHUTDOWN_SECONDS: int = Field(default=20, ge=1)
+    # The bearer token POST /api/v1/feedback requires; unset, the route refuses every call.
+    FEEDBACK_TOKEN: SecretStr | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -73,6 +73,7 @@ class Refused:
     """Rows the model refused: counted, not recorded as predictions."""
 
     request_rows: int  # rows in the request
+    refused_rows: int  # rows not answered: every row of a refused request, a scored file's invalid rows
     errors: int  # problems listed (JSON rows), or rows refused (a scored file)
     problems: Mapping[tuple[str | None, str], int]  # (field, kind) -> how many
 
@@ -145,6 +146,9 @@ class DataPlane:
     def attach(self, recorder: Recorder) -> None:
         self.recorders.append(recorder)
 
+    def detach(self, recorder: Recorder) -> None:
+        self.recorders.remove(recorder)
+
     def check_ready(self) -> None:
         """Nothing when the model is loaded; the 503 ``ApiError`` saying why it cannot be otherwise."""
         try:
@@ -178,7 +182,7 @@ class DataPlane:
         row_numbers = (valid.nonzero()[0] + first_row).tolist()
         self._answered(call, Answered(model_version, scored.input_rows(), scored.class_counts(), row_numbers))
         if scored.rejected:
-            self._tell(Refused(table.num_rows, scored.rejected, scored.verdicts.problems), call)
+            self._tell(Refused(table.num_rows, scored.rejected, scored.rejected, scored.verdicts.problems), call)
         return scored
 
     def _answered(self, call: Call, answer: Answered) -> None:
@@ -187,7 +191,7 @@ class DataPlane:
 
     def _refused(self, call: Call, request_rows: int, errors: list[RowError]) -> Refusal:
         problems: Counter[tuple[str | None, str]] = Counter((error["field"], error["type"]) for error in errors)
-        self._tell(Refused(request_rows, len(errors), problems), call)
+        self._tell(Refused(request_rows, request_rows, len(errors), problems), call)
         return Refusal(errors)
 
     def _tell(self, refusal: Refused, call: Call) -> None:

@@ -29,6 +29,9 @@ from app.data_plane import AccessLineRecorder, DataPlane
 from app.error_handlers import install_error_handlers
 from app.errors import ErrorShapes
 from app.inference_protocol.schemas import InferenceRequest
+from app.ledger import Ledger
+from app.ledger.metrics import LedgerMetrics
+from app.ledger_recorder import LedgerRecorder
 from app.log import setup_logging
 from app.metrics.http import HttpMetrics
 from app.metrics.model import ModelFacts
@@ -52,11 +55,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
         logger.error("model not loaded: {}", error)
     if app.state.model_facts is not None:
         app.state.model_facts.publish()
+    # One ledger per worker, opened here, after uvicorn has started the worker's process.
+    settings: Settings = app.state.settings
+    app.state.ledger = ledger = Ledger.open(settings, app.state.ledger_metrics)
+    recorder = None if ledger is None else LedgerRecorder(ledger)
+    if recorder is not None:
+        app.state.data_plane.attach(recorder)
     # A second Ctrl+C makes uvicorn skip the app's shutdown and cancel it as the process ends:
     # it still runs, and the app ends as it does after one Ctrl+C.
     with contextlib.suppress(asyncio.CancelledError), collector_tuned(app.state.settings.GC_TUNING):
         # The lifespan state reaches the server too: its protocol reads its limits from it.
         yield {SETTINGS_STATE_KEY: app.state.settings}
+    if recorder is not None:
+        app.state.data_plane.detach(recorder)
+    if ledger is not None:
+        ledger.close()
     worker_exited()
     logger.info("application stopped")
 
@@ -89,6 +102,8 @@ def create_app(settings: Settings = settings) -> FastAPI:
     app.state.data_plane = data_plane = DataPlane([AccessLineRecorder()])
     app.state.metrics_registry = registry = new_registry() if settings.METRICS_ENABLED else None
     app.state.model_facts = ModelFacts(registry) if registry is not None else None
+    app.state.ledger_metrics = LedgerMetrics(registry)
+    app.state.ledger = None  # opened in the lifespan, in each worker
     app.state.prediction_metrics = None
     if registry is not None:
         app.state.prediction_metrics = prediction_metrics = PredictionMetrics(registry)

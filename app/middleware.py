@@ -14,7 +14,6 @@ end of its graceful-shutdown timeout gets a 503.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
 from loguru import logger
@@ -23,22 +22,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.access_log import AccessLog
 from app.errors import error_response, internal_error, shutting_down
 from app.metrics.http import HttpMetrics, route_template
+from app.request_ids import REQUEST_ID_PATTERN, new_request_id
 from app.request_state import (
     REQUEST_ID_KEY,
     access_log_fields,
     answer_headers,
     current_request_id,
     header,
-    new_request_id,
     set_request_id,
 )
-
-_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def _request_id_from(scope: Scope) -> str:
     candidate = header(scope, REQUEST_ID_KEY)
-    if candidate is not None and _REQUEST_ID_PATTERN.fullmatch(candidate):
+    if candidate is not None and REQUEST_ID_PATTERN.fullmatch(candidate):
         return candidate
     return new_request_id()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,11 +25,6 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value, "latin-1")
     return None
-
-
-def new_request_id() -> str:
-    # 128 random bits, as in a uuid4, without a system call: an id must be unique, not secret.
-    return f"{random.getrandbits(128):032x}"
 
 
 def answer_headers(request_id: str) -> list[tuple[bytes, bytes]]:

@@ -25,7 +25,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import SETTINGS_STATE_KEY, Settings
 from app.errors import DETAIL, ApiError
-from app.request_state import answer_headers, new_request_id
+from app.request_ids import new_request_id
+from app.request_state import answer_headers
 
 # Only for an app run without its lifespan (uvicorn --lifespan off): the settings of the environment.
 environment_settings = cache(Settings)

@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger, LedgerSettings, RecordedBatch
 from app.ledger.cars import feature_names
+from app.ledger.metrics import LedgerMetrics
 from app.ledger.spool import Spool
 from bench import results as results_file
 from car_evaluation_model import make_prediction
@@ -100,7 +101,7 @@ def ingest(server: RunningPostgres, work: Path, name: str, rows_per_request: int
     batches = templates(rows_per_request, 50 if rows_per_request == BIG else 1728, generator)
     spool_backlog(data_dir, batches, rows // rows_per_request, generator)
     start = time.perf_counter()
-    ledger = Ledger.open(settings(url, data_dir), CollectorRegistry())
+    ledger = Ledger.open(settings(url, data_dir), LedgerMetrics(CollectorRegistry()))
     assert ledger is not None
     assert ledger.drain(DRAIN_TIMEOUT_S), "the backlog did not drain"
     seconds = time.perf_counter() - start
@@ -127,7 +128,7 @@ Cost = tuple[int, str, float, float, float]
 def record_cost(server: RunningPostgres, work: Path, calls: int) -> list[Cost]:
     """Per row count and way of giving the cars: record with its writer running, alone, make_prediction; in us."""
     url = new_database(server, "record_cost")
-    ledger = Ledger.open(settings(url, work / "record_cost"), CollectorRegistry())
+    ledger = Ledger.open(settings(url, work / "record_cost"), LedgerMetrics(CollectorRegistry()))
     assert ledger is not None
     cases = []
     for rows in (1, BIG):

@@ -36,8 +36,8 @@ def settings_table_problems(markdown: str) -> list[str]:
     for name, field in Settings.model_fields.items():
         if name not in documented:
             problems.append(f"{name} is not documented")
-        elif documented[name] != shown_default(field.default):
-            problems.append(f"{name}: the page says {documented[name]}, the default is {shown_default(field.default)}")
+        elif documented[name] != (default := shown_default(field.get_default(call_default_factory=True))):
+            problems.append(f"{name}: the page says {documented[name]}, the default is {default}")
     return problems
 
 

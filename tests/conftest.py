@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import os
+
+# The service records every prediction into its ledger (SQLite under data/ by default). The
+# tests' apps record nothing unless a test gives one a ledger of its own (tests/ledger/); this
+# is set before the app module builds its app.
+os.environ.setdefault("LEDGER_URL", "off")
+
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any

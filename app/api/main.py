@@ -7,7 +7,7 @@ a node FastAPI matches through, one more per level of nesting.
 
 from fastapi import APIRouter
 
-from app.api.routes import explain, health, metrics, predict, predict_file, v2
+from app.api.routes import explain, health, ledger, metrics, predict, predict_file, v2
 
 routers: list[tuple[APIRouter, bool]] = [
     (predict.router, True),
@@ -15,5 +15,6 @@ routers: list[tuple[APIRouter, bool]] = [
     (explain.router, True),
     (predict_file.router, True),
     (health.router, True),
+    (ledger.router, True),
     (metrics.router, False),  # /metrics, where Prometheus looks
 ]

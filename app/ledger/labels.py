@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from app.ledger.cars import CLASSES
+from app.request_ids import REQUEST_ID_PATTERN
 from car_evaluation_model.processing.validation import echo, shown
 
-# The request ids the service accepts in X-Request-ID, and makes itself (32 hex digits).
-REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 LABEL_FIELDS = ("request_id", "row", "label")
+CheckedLabel = tuple[str, int, int]  # request id, row, class index
 
 
 class LabelError(TypedDict):
@@ -23,7 +22,7 @@ class LabelError(TypedDict):
     message: str
 
 
-def check_label(index: int, label: Any) -> tuple[str, int, int] | LabelError:
+def check_label(index: int, label: Any) -> CheckedLabel | LabelError:
     """(request id, row, class index), or the first problem of the label."""
     if not isinstance(label, Mapping):
         message = "a label must be an object with request_id, row and label"
@@ -44,9 +43,9 @@ def check_label(index: int, label: Any) -> tuple[str, int, int] | LabelError:
     return request_id, row, CLASSES.index(value)
 
 
-def check_labels(labels: Sequence[Any]) -> tuple[list[tuple[str, int, int]], list[LabelError | None]]:
+def check_labels(labels: Sequence[Any]) -> tuple[list[CheckedLabel], list[LabelError | None]]:
     """The valid labels, and per label sent its error or None."""
-    valid: list[tuple[str, int, int]] = []
+    valid: list[CheckedLabel] = []
     errors: list[LabelError | None] = []
     for index, label in enumerate(labels):
         checked = check_label(index, label)

@@ -13,11 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from app.ledger.batch import RecordedBatch
 from app.ledger.export import export
-from app.ledger.labels import LabelError, check_labels
+from app.ledger.labels import CheckedLabel, LabelError, check_labels
 from app.ledger.metrics import LedgerMetrics
 from app.ledger.performance import performance_sql, prediction_filter, summarise
 from app.ledger.schema import migrate
@@ -37,7 +35,7 @@ class Ledger:
         self._closed = False
 
     @classmethod
-    def open(cls, settings: LedgerSettings, registry: CollectorRegistry | None = None) -> Ledger | None:
+    def open(cls, settings: LedgerSettings, metrics: LedgerMetrics) -> Ledger | None:
         """The ledger the settings name, its schema migrated and its writer started; None when off."""
         url = settings.database_url()
         if url is None:
@@ -49,7 +47,7 @@ class Ledger:
         writer = Writer(
             spool,
             store,
-            LedgerMetrics(registry),
+            metrics,
             flush_seconds=settings.LEDGER_FLUSH_SECONDS,
             retention_days=settings.LEDGER_RETENTION_DAYS,
         )
@@ -67,9 +65,13 @@ class Ledger:
     def add_labels(self, labels: Sequence[Any]) -> list[LabelError | None]:
         """Store the valid labels (each with its arrival time); per label sent, its error or None."""
         valid, errors = check_labels(labels)
+        self.add_checked_labels(valid)
+        return errors
+
+    def add_checked_labels(self, valid: Sequence[CheckedLabel]) -> None:
+        """Store labels ``check_labels`` found valid, each with its arrival time."""
         if valid:
             self.store.add_labels(valid)
-        return errors
 
     def performance(
         self,

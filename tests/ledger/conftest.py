@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger, LedgerSettings
+from app.ledger.metrics import LedgerMetrics
 from devtools.postgres import DEBIAN_PACKAGE, RunningPostgres, pg_bin, running_postgres
 from devtools.programs import unavailable
 
@@ -76,7 +77,7 @@ def open_ledger(tmp_path: Path) -> Iterator[OpenLedger]:
     opened: list[Ledger] = []
 
     def open_(url: str | None, data_dir: Path = tmp_path / "data", **overrides: Any) -> Ledger:
-        ledger = Ledger.open(ledger_settings(url, data_dir, **overrides), CollectorRegistry())
+        ledger = Ledger.open(ledger_settings(url, data_dir, **overrides), LedgerMetrics(CollectorRegistry()))
         assert ledger is not None
         opened.append(ledger)
         return ledger

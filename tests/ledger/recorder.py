@@ -14,6 +14,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger
+from app.ledger.metrics import LedgerMetrics
 from devtools.ledger_batches import answered
 from tests.ledger.conftest import ledger_settings
 
@@ -23,7 +24,7 @@ ROWS_PER_BATCH = (1, 7, 100)
 def main() -> None:
     data_dir = Path(sys.argv[1])
     url = sys.argv[2] if len(sys.argv) > 2 else None
-    ledger = Ledger.open(ledger_settings(url, data_dir), CollectorRegistry())
+    ledger = Ledger.open(ledger_settings(url, data_dir), LedgerMetrics(CollectorRegistry()))
     assert ledger is not None
     generator = random.Random()
     # Bounded: the test kills this process long before the last batch.

@@ -19,6 +19,7 @@ from sqlalchemy import inspect
 from app.ledger import Ledger
 from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
 from app.ledger.cars import CLASSES, feature_names
+from app.ledger.metrics import LedgerMetrics
 from app.ledger.schema import migrate
 from app.ledger.store import open_store, partition_name
 from car_evaluation_model import make_prediction
@@ -43,7 +44,7 @@ def test_where_the_ledger_writes(tmp_path: Path) -> None:
 
 
 def test_off_means_no_ledger(tmp_path: Path) -> None:
-    assert Ledger.open(ledger_settings("off", tmp_path)) is None
+    assert Ledger.open(ledger_settings("off", tmp_path), LedgerMetrics()) is None
     assert not tmp_path.joinpath("spool").exists()
 
 

@@ -1,0 +1,115 @@
+"""The prediction ledger's routes: true labels in (POST /feedback), live performance out (GET /performance).
+
+Both read the ledger the app's lifespan opened (``app.ledger_recorder`` records every
+prediction into it); with ``LEDGER_URL=off`` they answer 404. The ledger's database calls block,
+so they run in the thread pool. Labels need the bearer token ``FEEDBACK_TOKEN``; without one
+set, the route refuses every call. Performance is read without a token, as ``/metrics`` is.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.deps import SettingsDep
+from app.api.routing import RouterWithHead
+from app.errors import UNPROCESSABLE, ApiError
+from app.ledger import LabelError, Ledger
+from app.ledger.labels import check_labels
+from app.schemas.errors import ErrorResponse
+from app.schemas.ledger import FeedbackRequest, FeedbackResponse, PerformanceResponse
+from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS
+
+router = RouterWithHead(tags=["ledger"])
+bearer = HTTPBearer(auto_error=False, description="The service's FEEDBACK_TOKEN.")
+
+
+async def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger | None = request.app.state.ledger
+    if ledger is None:
+        raise ApiError.single(404, ["path"], "the prediction ledger is off (LEDGER_URL=off)", "not_found")
+    return ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+async def require_feedback_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """401 unless the request carries ``Authorization: Bearer <FEEDBACK_TOKEN>``; 403 for all while none is set."""
+    if settings.FEEDBACK_TOKEN is None:
+        raise ApiError.single(403, ["header", "authorization"], "feedback is off: set FEEDBACK_TOKEN", "forbidden")
+    expected = settings.FEEDBACK_TOKEN.get_secret_value().encode()
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected):
+        raise ApiError(
+            401,
+            [
+                {
+                    "loc": ["header", "authorization"],
+                    "msg": "send Authorization: Bearer <FEEDBACK_TOKEN>",
+                    "type": "unauthorized",
+                }
+            ],
+            {"WWW-Authenticate": "Bearer"},
+        )
+
+
+def _label_detail(error: LabelError) -> dict[str, Any]:
+    loc: list[str | int] = ["body", "labels", error["index"]]
+    if error["field"] is not None:
+        loc.append(error["field"])
+    return {
+        "loc": loc,
+        "msg": f"label {error['index']}: {error['message']}",
+        "type": error["type"],
+        "row": error["index"],
+        "field": error["field"],
+        "input": error["value"],
+        "allowed": error["allowed"],
+    }
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No bearer token, or not FEEDBACK_TOKEN."},
+    403: {"model": ErrorResponse, "description": "FEEDBACK_TOKEN is not set: feedback is off."},
+    404: {"model": ErrorResponse, "description": "The ledger is off (LEDGER_URL=off)."},
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid labels: each error names the label, its field and the allowed values.",
+    },
+}
+
+
+@router.post(
+    "/feedback", response_model=FeedbackResponse, responses=ERRORS, dependencies=[Depends(require_feedback_token)]
+)
+async def feedback(body: FeedbackRequest, ledger: LedgerDep) -> FeedbackResponse:
+    """Store true labels of earlier predictions; all are stored, or none when any is invalid.
+
+    A label may arrive before its prediction reaches the database: it is kept and joined then.
+    """
+    valid, errors = check_labels(body.labels)
+    refused = [error for error in errors if error is not None]
+    if refused:
+        raise ApiError(UNPROCESSABLE, [_label_detail(error) for error in refused[:MAX_LISTED_ERRORS]])
+    await run_in_threadpool(ledger.add_checked_labels, valid)
+    return FeedbackResponse(accepted=len(body.labels))
+
+
+@router.get("/performance", response_model=PerformanceResponse, responses={404: ERRORS[404]})
+async def performance(
+    ledger: LedgerDep,
+    model_version: Annotated[str | None, Query(description="Only this model version.")] = None,
+    route: Annotated[str | None, Query(description="Only predictions of this route, e.g. predict or v2 infer.")] = None,
+    since: Annotated[datetime | None, Query(description="Predictions from this time on (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Predictions before this time (ISO 8601).")] = None,
+) -> PerformanceResponse:
+    """Live accuracy per model version, from the recorded predictions and their latest labels."""
+    versions = await run_in_threadpool(ledger.performance, model_version, route, since, until)
+    return PerformanceResponse.model_validate({"versions": versions})

@@ -1,0 +1,136 @@
+"""The ledger through the service: every route's predictions recorded, labels by /feedback, /performance exact."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sklearn.metrics import accuracy_score, confusion_matrix
+
+from app.config import Settings
+from app.ledger.cars import CLASSES
+from app.main import create_app
+from car_evaluation_model import make_prediction
+from tests.conftest import API
+from tests.inference_protocol.clients import ALL_CARS, triton_request
+
+TOKEN = secrets.token_hex(16)
+CARS: list[dict[str, Any]] = ALL_CARS.sample(40, random_state=5).to_dict("records")  # type: ignore[assignment]
+
+
+@pytest.fixture
+def served(ledger_url: str | None, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        _env_file=None,
+        LEDGER_URL=ledger_url,
+        LEDGER_DATA_DIR=tmp_path / "data",
+        LEDGER_FLUSH_SECONDS=0.02,
+        FEEDBACK_TOKEN=TOKEN,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def recorded(client: TestClient, path: Path) -> pd.DataFrame:
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    assert ledger.drain(30)
+    ledger.export(path)
+    frame: pd.DataFrame = pq.read_table(path).to_pandas()
+    return frame
+
+
+def test_every_route_is_recorded_with_its_request_id_and_rows(served: TestClient, tmp_path: Path) -> None:
+    assert served.post(f"{API}/predict", json={"inputs": CARS[:3]}, headers={"X-Request-ID": "p-1"}).status_code == 200
+    assert served.post(f"{API}/explain", json={"inputs": CARS[3:4]}, headers={"X-Request-ID": "e-1"}).status_code == 200
+    body, length = triton_request(pd.DataFrame(CARS[4:6]), binary=True, request_id="client-7")
+    v2 = served.post(
+        "/v2/models/car-evaluation/infer",
+        content=body,
+        headers={"X-Request-ID": "v-1", "Inference-Header-Content-Length": str(length)},
+    )
+    assert v2.status_code == 200
+    upload = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([CARS[6], {**CARS[7], "safety": "none"}, CARS[8]]), upload)
+    files = {"file": ("cars.parquet", upload.getvalue())}
+    assert served.post(f"{API}/predict/file", files=files, headers={"X-Request-ID": "f-1"}).status_code == 200
+    refused = served.post(f"{API}/predict", json={"inputs": [{**CARS[0], "buying": "free"}]})
+    assert refused.status_code == 422
+
+    frame = recorded(served, tmp_path / "export.parquet")
+    rows = sorted(zip(frame["request_id"], frame["row"], frame["route"], strict=True))
+    assert rows == [
+        ("e-1", 0, "explain"),
+        ("f-1", 0, "predict file"),
+        ("f-1", 2, "predict file"),
+        ("p-1", 0, "predict"),
+        ("p-1", 1, "predict"),
+        ("p-1", 2, "predict"),
+        ("v-1", 0, "v2 infer"),
+        ("v-1", 1, "v2 infer"),
+    ]
+    assert set(frame.loc[frame["request_id"] == "v-1", "v2_id"]) == {"client-7"}
+    by_row = frame.set_index(["request_id", "row"])
+    expected = make_prediction(input_data=CARS[:3])["predictions"]
+    assert [by_row.loc[("p-1", row), "prediction"] for row in range(3)] == expected
+
+
+def test_labels_need_the_token_and_performance_equals_scikit_learn(served: TestClient, tmp_path: Path) -> None:
+    assert served.post(f"{API}/predict", json={"inputs": CARS}, headers={"X-Request-ID": "p-2"}).status_code == 200
+    truth = [CLASSES[(index * 7) % len(CLASSES)] for index in range(len(CARS))]
+    labels = [{"request_id": "p-2", "row": row, "label": label} for row, label in enumerate(truth[:30])]
+
+    assert served.post(f"{API}/feedback", json={"labels": labels}).status_code == 401
+    assert served.post(f"{API}/feedback", json={"labels": labels}, headers=bearer("wrong")).status_code == 401
+    wrong = [
+        *labels[:2],
+        {"request_id": "p-2", "row": 3, "label": "excellent"},
+        {"request_id": "p 2", "row": 0, "label": "acc"},
+    ]
+    refused = served.post(f"{API}/feedback", json={"labels": wrong}, headers=bearer())
+    assert refused.status_code == 422
+    details = refused.json()["detail"]
+    assert [(detail["loc"], detail["allowed"]) for detail in details] == [
+        (["body", "labels", 2, "label"], list(CLASSES)),
+        (["body", "labels", 3, "request_id"], None),
+    ]
+    accepted = served.post(f"{API}/feedback", json={"labels": labels}, headers=bearer())
+    assert accepted.json() == {"accepted": 30}
+    correction = {"request_id": "p-2", "row": 0, "label": CLASSES[3]}
+    assert served.post(f"{API}/feedback", json={"labels": [correction]}, headers=bearer()).status_code == 200
+
+    frame = recorded(served, tmp_path / "export.parquet")
+    labelled = frame[frame["label"].notna()]
+    [version] = served.get(f"{API}/performance").json()["versions"]
+    assert version["predictions"] == len(CARS) == len(frame)
+    assert version["labelled"] == 30 == len(labelled)
+    assert version["accuracy"] == accuracy_score(labelled["label"], labelled["prediction"])
+    matrix = confusion_matrix(labelled["label"], labelled["prediction"], labels=list(CLASSES))
+    assert version["confusion_matrix"] == matrix.tolist()
+    assert labelled.set_index("row").loc[0, "label"] == CLASSES[3]
+
+
+def test_without_a_token_set_feedback_is_refused_to_everyone(ledger_url: str | None, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, LEDGER_URL=ledger_url, LEDGER_DATA_DIR=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        response = client.post(f"{API}/feedback", json={"labels": []}, headers=bearer(""))
+        assert response.status_code == 403
+        assert "FEEDBACK_TOKEN" in response.json()["detail"][0]["msg"]
+
+
+def test_with_the_ledger_off_its_routes_say_so(make_client: Any) -> None:
+    client: TestClient = make_client(LEDGER_URL="off", FEEDBACK_TOKEN=TOKEN)
+    response = client.get(f"{API}/performance")
+    assert response.status_code == 404
+    assert "LEDGER_URL=off" in response.json()["detail"][0]["msg"]

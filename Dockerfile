@@ -54,10 +54,13 @@ WORKDIR /srv
 COPY Procfile ./
 COPY app/ app/
 # PYTHONDONTWRITEBYTECODE: the root filesystem is read-only, so the bytecode is compiled here.
+# LEDGER_DATA_DIR: the prediction ledger's default SQLite file and spool go to the writable /tmp,
+# which lasts as long as the container; set LEDGER_URL to a PostgreSQL to keep them.
 ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    LEDGER_DATA_DIR=/tmp/car-evaluation-ledger
 RUN python -m compileall -q app \
     && python -c 'import importlib.metadata as metadata, sys, app; \
 found = {"API_VERSION": app.__version__, "MODEL_PACKAGE_VERSION": metadata.version("car-evaluation-model")}; \

@@ -27,7 +27,7 @@ class PredictionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.predictions = Counter(
             "car_evaluation_predictions",
-            "Rows predicted, by model version and predicted class (both API shapes).",
+            "Rows predicted, by model version and predicted class (predict, explain, v2 infer, the file upload).",
             ["model_version", "class"],
             registry=registry,
         )

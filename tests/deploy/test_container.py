@@ -213,7 +213,7 @@ def test_the_image_serves_on_a_read_only_root_as_its_non_root_user(podman: Podma
     assert prediction["predictions"] == ["vgood"]
     assert explanation["explanations"][0]["prediction"] == "vgood"
     assert inferred["outputs"][0]["data"] == ["vgood"]
-    assert f'car_evaluation_predictions_total{{class="vgood",model_version="{health["model_version"]}"}} 2.0' in metrics
+    assert f'car_evaluation_predictions_total{{class="vgood",model_version="{health["model_version"]}"}} 3.0' in metrics
     assert status["Uid"].split() == ["1000"] * 4, status["Uid"]
     assert (root_writable, tmp_writable) == (False, True)
     assert sorted(served_files) == ["Procfile", "app"]  # .dockerignore kept the rest out

@@ -54,7 +54,7 @@ def score(df: DataFrame) -> DataFrame:
     features = config.model.feature_names
     if all(isinstance(types[name], _TEXT_TYPES + _NUMBER_TYPES) for name in features):
         return _joined(df, [isinstance(types[name], _TEXT_TYPES) for name in features])
-    return _through_python(df)
+    return score_in_python(df)
 
 
 def _joined(df: DataFrame, quoted: list[bool]) -> DataFrame:
@@ -77,7 +77,8 @@ def _joined(df: DataFrame, quoted: list[bool]) -> DataFrame:
     )
 
 
-def _through_python(df: DataFrame) -> DataFrame:
+def score_in_python(df: DataFrame) -> DataFrame:
+    """``score`` with every row handed to ``batch.score`` in Python (``mapInArrow``), whatever its types."""
     added = [
         StructField(field.name, DoubleType() if pa.types.is_floating(field.type) else StringType(), nullable=True)
         for field in batch.output_fields(config.model.classes)

@@ -66,6 +66,18 @@ class Dialect:
     def contains(self, text: str, part: str) -> str:
         return f"instr({text}, {part}) > 0" if self.name == "spark" else f"strpos({text}, {part}) > 0"
 
+    def escaped(self, text: str) -> str:
+        """``text`` with each character of ``_ESCAPED`` replaced by Python's escape of it."""
+        escapes = [(character, escape) for character, escape in _ESCAPED.items() if character != "\0" or self.has_nul]
+        if self.name == "spark":  # one map lookup per character: a short expression that Spark compiles whole
+            pairs = ", ".join(f"{self.character(character)}, {self.string(escape)}" for character, escape in escapes)
+            characters = f"regexp_extract_all({text}, '(?s).', 0)"
+            return f"array_join(transform({characters}, c -> coalesce(try_element_at(map({pairs}), c), c)), '')"
+        escaped = text
+        for character, escape in escapes:  # innermost first: the backslash
+            escaped = f"replace({escaped}, {self.character(character)}, {self.string(escape)})"
+        return escaped
+
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS {self.text_type})"
 
@@ -86,10 +98,7 @@ def _python_repr(text: str, dialect: Dialect) -> str:
         f"CASE WHEN length({text}) > {MAX_ECHOED_CHARS} "
         f"THEN substr({text}, 1, {MAX_ECHOED_CHARS}) || {dialect.string(CUT_MARK)} ELSE {text} END"
     )
-    escaped = cut
-    for character, escape in _ESCAPED.items():  # innermost first
-        if character != "\0" or dialect.has_nul:
-            escaped = f"replace({escaped}, {dialect.character(character)}, {dialect.string(escape)})"
+    escaped = dialect.escaped(cut)
     # repr's quote: a double quote when the text has a single one and no double one (the cut mark has neither).
     head = f"substr({text}, 1, {MAX_ECHOED_CHARS})"
     single, double = dialect.string("'"), dialect.string('"')
@@ -111,30 +120,60 @@ def accepted_texts(feature: FeatureValues) -> list[str]:
     return sorted(set(texts), key=texts.index)
 
 
-def refusal_expression(feature: FeatureValues, value: str, dialect: Dialect, *, quoted: bool = True) -> str:
-    """SQL for ``feature.refusal``'s message about ``value`` (an expression of text), NULL when accepted.
+@dataclass(frozen=True)
+class _Refusal:
+    """A feature's refusal as SQL: its value (text), whether shown quoted, and the words around it."""
 
-    ``quoted``: whether the value is a text (shown in quotes) or a number's digits (shown as they are).
-    """
+    value: str
+    quoted: str  # SQL boolean
+    null_message: str
+    accepted: str  # SQL boolean: the value is accepted
+    prefix: str
+    suffix: str
+
+    def message(self, dialect: Dialect) -> str:
+        """``FeatureValues.refusal``'s message about the value, NULL when it is accepted."""
+        shown_value = f"CASE WHEN {self.quoted} THEN {_python_repr(self.value, dialect)} ELSE {self.value} END"
+        return (
+            f"CASE WHEN {self.value} IS NULL THEN {self.null_message} WHEN {self.accepted} THEN NULL "
+            f"ELSE {self.prefix} || {shown_value} || {self.suffix} END"
+        )
+
+
+def _words(feature: FeatureValues, dialect: Dialect) -> tuple[str, str, str, list[str]]:
+    """The refusal's words before and after the value, its message for a null, the accepted texts: as SQL."""
     prefix, suffix = feature.refusal(None, _VALUE_MARK)["message"].split(shown(_VALUE_MARK))
-    null_message = dialect.string(feature.refusal(None, None)["message"])
-    allowed = ", ".join(map(dialect.string, accepted_texts(feature)))
-    shown_value = _python_repr(value, dialect) if quoted else value
-    return (
-        f"CASE WHEN {value} IS NULL THEN {null_message} WHEN {value} IN ({allowed}) THEN NULL "
-        f"ELSE {dialect.string(prefix)} || {shown_value} || {dialect.string(suffix)} END"
-    )
+    null_message = feature.refusal(None, None)["message"]
+    return (*map(dialect.string, (prefix, suffix, null_message)), list(map(dialect.string, accepted_texts(feature))))
 
 
 def error_expression(
     features: Sequence[FeatureValues], values: Sequence[str], dialect: Dialect, *, quoted: Sequence[bool]
 ) -> str:
-    """SQL for ``batch.score``'s ``error`` of a row whose features are ``values`` (expressions of text)."""
-    refusals = [
-        refusal_expression(feature, value, dialect, quoted=is_quoted)
-        for feature, value, is_quoted in zip(features, values, quoted, strict=True)
-    ]
-    return f"concat_ws({dialect.string(batch.ERROR_SEPARATOR)}, {', '.join(refusals)})"
+    """SQL for ``batch.score``'s ``error`` of a row whose features are ``values`` (expressions of text).
+
+    ``quoted``: per feature, whether its value is a text (shown in quotes) or a number's digits.
+    """
+    separator = dialect.string(batch.ERROR_SEPARATOR)
+    if dialect.name == "spark":
+        # One lambda over the features, not one expression each: the code Spark generates for a
+        # row stays small enough for the JVM to compile.
+        records = []
+        for feature, value, is_quoted in zip(features, values, quoted, strict=True):
+            prefix, suffix, null_message, accepted = _words(feature, dialect)
+            records.append(
+                f"named_struct('v', {value}, 'q', {str(is_quoted).lower()}, 'n', {null_message}, "
+                f"'a', array({', '.join(accepted)}), 'p', {prefix}, 's', {suffix})"
+            )
+        refusal = _Refusal("f.v", "f.q", "f.n", "array_contains(f.a, f.v)", "f.p", "f.s")
+        return f"array_join(transform(array({', '.join(records)}), f -> {refusal.message(dialect)}), {separator})"
+    refusals = []
+    for feature, value, is_quoted in zip(features, values, quoted, strict=True):
+        prefix, suffix, null_message, accepted = _words(feature, dialect)
+        in_accepted = f"{value} IN ({', '.join(accepted)})"
+        quoted_sql = "TRUE" if is_quoted else "FALSE"
+        refusals.append(_Refusal(value, quoted_sql, null_message, in_accepted, prefix, suffix).message(dialect))
+    return f"concat_ws({separator}, {', '.join(refusals)})"
 
 
 def _model_rows(table: pa.Table, dialect: Dialect) -> list[str]:

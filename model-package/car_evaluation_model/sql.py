@@ -144,7 +144,8 @@ def _words(feature: FeatureValues, dialect: Dialect) -> tuple[str, str, str, lis
     """The refusal's words before and after the value, its message for a null, the accepted texts: as SQL."""
     prefix, suffix = feature.refusal(None, _VALUE_MARK)["message"].split(shown(_VALUE_MARK))
     null_message = feature.refusal(None, None)["message"]
-    return (*map(dialect.string, (prefix, suffix, null_message)), list(map(dialect.string, accepted_texts(feature))))
+    accepted = [dialect.string(text) for text in accepted_texts(feature)]
+    return dialect.string(prefix), dialect.string(suffix), dialect.string(null_message), accepted
 
 
 def error_expression(

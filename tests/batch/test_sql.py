@@ -151,3 +151,19 @@ def test_spark_gives_typed_columns_the_apis_verdict(spark: Any, client: TestClie
         plan = scored._jdf.queryExecution().executedPlan().toString()
         assert ("PythonMapInArrow" in plan or "MapInArrow" in plan) == python_path, plan
         assert batch_verdicts(scored.toArrow()) == api_verdicts(client, rows), arrow_type
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--dialect", "duckdb", "--table", "cars; DROP TABLE x"], "is not a plain table name"),
+        (["--dialect", "oracle", "--table", "cars"], "invalid choice: 'oracle'"),
+    ],
+)
+def test_the_sql_command_refuses_a_bad_argument_in_one_line(arguments: list[str], message: str) -> None:
+    completed = subprocess.run(
+        [str(COMMAND), "sql", *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert message in completed.stderr.splitlines()[-1]

@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import dask.dataframe as dd
@@ -39,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from bench import results as results_file
 from car_evaluation_model import dask as dask_scoring
@@ -173,6 +174,10 @@ def spark_session() -> SparkSession:
     return session
 
 
+def spark_write(scoring: Callable[[DataFrame], DataFrame], spark: SparkSession, source: Path, target: Path) -> None:
+    scoring(spark.read.parquet(str(source))).write.mode("overwrite").parquet(str(target))
+
+
 def spark_copy(spark: SparkSession, source: Path, target: Path, *, through_python: bool) -> None:
     """Spark's own cost, for reference: the file read and written again, through an identity ``mapInArrow`` or not.
 
@@ -275,28 +280,12 @@ def main() -> None:
             # and the JVM's code for reading, Arrow and writing Parquet compiled, out of the first timing.
             for warm_up in (spark_scoring.score, spark_scoring.score_in_python):
                 warm_up(spark.read.parquet(str(small))).write.mode("overwrite").parquet(str(workdir / "warm"))
-            measures.append(
-                timed(
-                    "Spark local[2], broadcast join (spark.score)",
-                    rows,
-                    lambda: (
-                        spark_scoring.score(spark.read.parquet(str(source)))
-                        .write.mode("overwrite")
-                        .parquet(str(workdir / "spark"))
-                    ),
-                )
-            )
-            measures.append(
-                timed(
-                    "Spark local[2], mapInArrow (spark.score_in_python)",
-                    rows,
-                    lambda: (
-                        spark_scoring.score_in_python(spark.read.parquet(str(source)))
-                        .write.mode("overwrite")
-                        .parquet(str(workdir / "spark-python"))
-                    ),
-                )
-            )
+            for name, scoring, output in (
+                ("broadcast join (spark.score)", spark_scoring.score, "spark"),
+                ("mapInArrow (spark.score_in_python)", spark_scoring.score_in_python, "spark-python"),
+            ):
+                write = partial(spark_write, scoring, spark, source, workdir / output)
+                measures.append(timed(f"Spark local[2], {name}", rows, write))
             measures.append(
                 timed(
                     f"Spark local[2], pipeline in mapInPandas, {small_rows:,} rows",

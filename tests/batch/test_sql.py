@@ -107,26 +107,27 @@ ENGINES: dict[str, Engine] = {
 }
 
 
+ROWS = {"every car": every_car, "odd and invalid values": odd_rows}
+
+
+def test_the_rows_are_every_car_and_a_mostly_invalid_corpus(client: TestClient) -> None:
+    cars = api_verdicts(client, every_car())
+    assert len(cars) == 1728
+    assert all(verdict.error is None for verdict in cars)
+    odd = api_verdicts(client, odd_rows())
+    assert sum(verdict.error is not None for verdict in odd) > len(odd) / 2
+
+
+@pytest.mark.parametrize("rows_of", ROWS)
 @pytest.mark.parametrize("engine", ENGINES)
-def test_every_car_gets_the_apis_answer_bit_for_bit(
-    engine: str, client: TestClient, request: pytest.FixtureRequest
+def test_each_row_gets_the_apis_verdict_and_message(
+    engine: str, rows_of: str, client: TestClient, request: pytest.FixtureRequest
 ) -> None:
-    cars = every_car()
-    expected = api_verdicts(client, cars)
-    assert len(expected) == 1728
-    scored = ENGINES[engine](request, cars)
+    """A valid row: the API's label and bit for bit its probabilities (floats compared with ==)."""
+    rows = ROWS[rows_of]()
+    scored = ENGINES[engine](request, rows)
     assert scored.column_names == ["id", *FEATURES, *batch.output_columns(config.model.classes)]
-    assert batch_verdicts(scored) == expected  # floats compared with ==: the same bits
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_odd_and_invalid_values_get_the_apis_verdict_and_message(
-    engine: str, client: TestClient, request: pytest.FixtureRequest
-) -> None:
-    rows = odd_rows()
-    expected = api_verdicts(client, rows)
-    assert sum(verdict.error is not None for verdict in expected) > len(rows) / 2  # the corpus is mostly invalid
-    assert batch_verdicts(ENGINES[engine](request, rows)) == expected
+    assert batch_verdicts(scored) == api_verdicts(client, rows)
 
 
 def test_spark_scores_text_frames_without_python(spark: Any) -> None:

@@ -24,7 +24,7 @@ from devtools.processes import free_port
 
 DEBIAN_PACKAGE = "postgresql"
 USER = "postgres"
-DATABASE = "ledger"
+DATABASE = "tests"
 
 
 def pg_bin() -> Path | None:
@@ -69,7 +69,7 @@ def _owned_by_postgres(path: Path) -> None:
 
 @contextmanager
 def running_postgres(bin_dir: Path) -> Iterator[RunningPostgres]:
-    """A new cluster in a temporary directory with a ``ledger`` database, started; stopped and removed after.
+    """A new cluster in a temporary directory with a ``tests`` database, started; stopped and removed after.
 
     The directory is a new one under the system's temporary directory, which the ``postgres``
     user can reach (pytest's own temporary directories are private to root).

@@ -1,4 +1,4 @@
-"""The ``car-evaluation-model`` command: ``car-evaluation-model score INPUT OUTPUT``.
+"""The ``car-evaluation-model`` command: ``score INPUT OUTPUT``, ``sql --dialect D --table NAME``.
 
 Exit status: 0 when the file was scored (invalid rows are counted, not fatal), 1 with a
 one-line message when it could not be (no such file, unreadable format, missing column),
@@ -8,14 +8,17 @@ one-line message when it could not be (no such file, unreadable format, missing 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 from tqdm import tqdm
 
 from car_evaluation_model.batch_files import DEFAULT_CHUNK_ROWS, BatchFileError, score_file
 from car_evaluation_model.config.core import config
+from car_evaluation_model.sql import DialectName, script
 from car_evaluation_model.version import __version__
 
 PROG = "car-evaluation-model"
@@ -26,6 +29,12 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _table_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain table name (letters, digits, _)")
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,11 +73,22 @@ message when it could not be (no such file, unreadable format, a missing column)
     score.add_argument(
         "--rejects", type=Path, metavar="FILE", help="also write the invalid rows, with their error, to FILE"
     )
+    sql = commands.add_parser(
+        "sql",
+        help="print a SQL script that scores a table inside a database",
+        description="Print a script creating NAME_model, every car with its prediction and class probabilities, "
+        "and the view NAME_scored: the table NAME with the columns score adds (error: the API's messages).",
+    )
+    sql.add_argument("--dialect", required=True, choices=get_args(DialectName), help="the database's SQL")
+    sql.add_argument("--table", required=True, type=_table_name, metavar="NAME", help="the table of cars to score")
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    if arguments.command == "sql":
+        sys.stdout.write(script(arguments.table, arguments.dialect))
+        return 0
     with tqdm(unit=" rows", unit_scale=True, disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
 
         def total(rows: int | None) -> None:

@@ -166,6 +166,11 @@ def dask_scored(client: Any, source: Path) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def every_car() -> list[dict[str, Any]]:
+    cars = domain_of(config.model).frame().to_dict("records")
+    return [{str(name): value for name, value in row.items()} for row in cars]
+
+
 def corpus_rows() -> list[dict[str, Any]]:
     base = {name: str(value) for name, value in ARTICLE_ROW.items()}
     rows = [{**base, name: value} for name in FEATURES for value in ODD_VALUES]
@@ -178,9 +183,7 @@ def corpus_rows() -> list[dict[str, Any]]:
 def test_every_car_gets_the_apis_answer_bit_for_bit(
     path: str, client: TestClient, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    cars = [
-        {str(name): value for name, value in row.items()} for row in domain_of(config.model).frame().to_dict("records")
-    ]
+    cars = every_car()
     expected = api_verdicts(client, cars)
     assert len(expected) == 1728
     assert all(verdict.error is None for verdict in expected)

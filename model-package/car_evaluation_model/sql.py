@@ -1,0 +1,231 @@
+"""The model in SQL: a script creating the model's table and a view that scores a table of cars.
+
+``script(table, dialect)`` (what ``car-evaluation-model sql`` prints) creates ``<table>_model``,
+every car with its prediction and class probabilities (``model_table``; each double written with
+``repr``, which parses back to the same double), and the view ``<table>_scored``: the columns of
+``<table>``, then those ``batch.score`` adds. A valid row is scored by a join with the model's
+table; any other row gets a NULL prediction and the API's messages in ``error``.
+
+The words of a refusal come from ``FeatureValues.refusal`` itself, and the value is quoted as
+``processing.validation.shown`` quotes a text: cut to ``MAX_ECHOED_CHARS``, then Python's
+``repr`` (its choice of quote, and its escapes of the Latin-1 characters it does not print, taken
+from ``repr`` itself). Each feature is read as text (``CAST(... AS <text>)``): an integer column's
+accepted numbers are accepted as the API accepts them; a refused value is quoted as a text.
+``error_expression`` is the same SQL for one row of columns, which ``spark.score`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+from car_evaluation_model import batch
+from car_evaluation_model.domain import FeatureValues
+from car_evaluation_model.model_table import model_table
+from car_evaluation_model.predict import trained_table
+from car_evaluation_model.processing.validation import MAX_ECHOED_CHARS, shown
+from car_evaluation_model.version import __version__
+
+DialectName = Literal["duckdb", "postgresql", "spark"]
+CUT_MARK = shown("x" * (MAX_ECHOED_CHARS + 1))[MAX_ECHOED_CHARS + 1 : -1]  # what follows a cut text
+# Latin-1 characters Python's repr escapes, other than the quote (PostgreSQL's text has no NUL).
+# The backslash comes first: the others' escapes hold one, which must not be escaped again.
+_ESCAPED = {
+    character: repr(character)[1:-1]
+    for character in ["\\", *map(chr, range(0x100))]
+    if repr(character)[1:-1] != character
+}
+_VALUE_MARK = "VALUE"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: DialectName
+    text_type: str
+    double_type: str
+    backslash_escapes: bool  # Spark reads backslash escapes in string literals
+    has_nul: bool  # whether its text can hold the character 0
+
+    def identifier(self, name: str) -> str:
+        quote = "`" if self.name == "spark" else '"'
+        return f"{quote}{name.replace(quote, quote * 2)}{quote}"
+
+    def string(self, text: str) -> str:
+        if self.backslash_escapes:
+            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + text.replace("'", "''") + "'"
+
+    def character(self, character: str) -> str:
+        """A character as an expression: printable ones as literals, the others by their code."""
+        return self.string(character) if character.isprintable() else f"chr({ord(character)})"
+
+    def contains(self, text: str, part: str) -> str:
+        return f"instr({text}, {part}) > 0" if self.name == "spark" else f"strpos({text}, {part}) > 0"
+
+    def escaped(self, text: str) -> str:
+        """``text`` with each character of ``_ESCAPED`` replaced by Python's escape of it."""
+        escapes = [(character, escape) for character, escape in _ESCAPED.items() if character != "\0" or self.has_nul]
+        if self.name == "spark":  # one map lookup per character: a short expression that Spark compiles whole
+            pairs = ", ".join(f"{self.character(character)}, {self.string(escape)}" for character, escape in escapes)
+            characters = f"regexp_extract_all({text}, '(?s).', 0)"
+            return f"array_join(transform({characters}, c -> coalesce(try_element_at(map({pairs}), c), c)), '')"
+        escaped = text
+        for character, escape in escapes:  # innermost first: the backslash
+            escaped = f"replace({escaped}, {self.character(character)}, {self.string(escape)})"
+        return escaped
+
+    def as_text(self, expression: str) -> str:
+        return f"CAST({expression} AS {self.text_type})"
+
+    def double(self, value: float) -> str:
+        return f"CAST({self.string(repr(value))} AS {self.double_type})"
+
+
+DIALECTS: dict[DialectName, Dialect] = {
+    "duckdb": Dialect("duckdb", "VARCHAR", "DOUBLE", backslash_escapes=False, has_nul=True),
+    "postgresql": Dialect("postgresql", "TEXT", "DOUBLE PRECISION", backslash_escapes=False, has_nul=False),
+    "spark": Dialect("spark", "STRING", "DOUBLE", backslash_escapes=True, has_nul=True),
+}
+
+
+def _python_repr(text: str, dialect: Dialect) -> str:
+    """SQL for ``shown(text)`` of a text of at most ``MAX_ECHOED_CHARS`` characters, then the cut mark."""
+    cut = (
+        f"CASE WHEN length({text}) > {MAX_ECHOED_CHARS} "
+        f"THEN substr({text}, 1, {MAX_ECHOED_CHARS}) || {dialect.string(CUT_MARK)} ELSE {text} END"
+    )
+    escaped = dialect.escaped(cut)
+    # repr's quote: a double quote when the text has a single one and no double one (the cut mark has neither).
+    head = f"substr({text}, 1, {MAX_ECHOED_CHARS})"
+    single, double = dialect.string("'"), dialect.string('"')
+    uses_double = f"{dialect.contains(head, single)} AND NOT {dialect.contains(head, double)}"
+    quote = f"CASE WHEN {uses_double} THEN {double} ELSE {single} END"
+    single_inside = f"CASE WHEN {uses_double} THEN {single} ELSE {dialect.string(chr(92) + chr(39))} END"
+    return f"{quote} || replace({escaped}, {single}, {single_inside}) || {quote}"
+
+
+def accepted_texts(feature: FeatureValues) -> list[str]:
+    """Every text that spells an allowed value when a column is read as text: the values themselves.
+
+    A number a feature accepts (``4`` for ``"4"``) reads as its value's text.
+    """
+    texts = [str(spelling) for spelling in feature.index_of_spelling if type(spelling) in (str, int)]
+    for text in texts:  # the join matches a row's text with the model's canonical value
+        if feature.values[feature.index_of_spelling[text]] != text:
+            raise ValueError(f"{feature.name}: the text {text!r} spells another value; it cannot be joined")
+    return sorted(set(texts), key=texts.index)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A feature's refusal as SQL: its value (text), whether shown quoted, and the words around it."""
+
+    value: str
+    quoted: str  # SQL boolean
+    null_message: str
+    accepted: str  # SQL boolean: the value is accepted
+    prefix: str
+    suffix: str
+
+    def message(self, dialect: Dialect) -> str:
+        """``FeatureValues.refusal``'s message about the value, NULL when it is accepted."""
+        shown_value = f"CASE WHEN {self.quoted} THEN {_python_repr(self.value, dialect)} ELSE {self.value} END"
+        return (
+            f"CASE WHEN {self.value} IS NULL THEN {self.null_message} WHEN {self.accepted} THEN NULL "
+            f"ELSE {self.prefix} || {shown_value} || {self.suffix} END"
+        )
+
+
+def _words(feature: FeatureValues, dialect: Dialect) -> tuple[str, str, str, list[str]]:
+    """The refusal's words before and after the value, its message for a null, the accepted texts: as SQL."""
+    prefix, suffix = feature.refusal(None, _VALUE_MARK)["message"].split(shown(_VALUE_MARK))
+    null_message = feature.refusal(None, None)["message"]
+    accepted = [dialect.string(text) for text in accepted_texts(feature)]
+    return dialect.string(prefix), dialect.string(suffix), dialect.string(null_message), accepted
+
+
+def error_expression(
+    features: Sequence[FeatureValues], values: Sequence[str], dialect: Dialect, *, quoted: Sequence[bool]
+) -> str:
+    """SQL for ``batch.score``'s ``error`` of a row whose features are ``values`` (expressions of text).
+
+    ``quoted``: per feature, whether its value is a text (shown in quotes) or a number's digits.
+    """
+    separator = dialect.string(batch.ERROR_SEPARATOR)
+    if dialect.name == "spark":
+        # One lambda over the features, not one expression each: the code Spark generates for a
+        # row stays small enough for the JVM to compile.
+        records = []
+        for feature, value, is_quoted in zip(features, values, quoted, strict=True):
+            prefix, suffix, null_message, accepted = _words(feature, dialect)
+            records.append(
+                f"named_struct('v', {value}, 'q', {str(is_quoted).lower()}, 'n', {null_message}, "
+                f"'a', array({', '.join(accepted)}), 'p', {prefix}, 's', {suffix})"
+            )
+        refusal = _Refusal("f.v", "f.q", "f.n", "array_contains(f.a, f.v)", "f.p", "f.s")
+        return f"array_join(transform(array({', '.join(records)}), f -> {refusal.message(dialect)}), {separator})"
+    refusals = []
+    for feature, value, is_quoted in zip(features, values, quoted, strict=True):
+        prefix, suffix, null_message, accepted = _words(feature, dialect)
+        in_accepted = f"{value} IN ({', '.join(accepted)})"
+        quoted_sql = "TRUE" if is_quoted else "FALSE"
+        refusals.append(_Refusal(value, quoted_sql, null_message, in_accepted, prefix, suffix).message(dialect))
+    return f"concat_ws({separator}, {', '.join(refusals)})"
+
+
+def _model_rows(table: pa.Table, dialect: Dialect) -> list[str]:
+    rows: list[str] = []
+    for row in table.to_pylist():
+        if any(isinstance(value, float) and not math.isfinite(value) for value in row.values()):
+            raise ValueError("a probability that is not finite cannot be written as a literal")
+        cells = [dialect.double(value) if isinstance(value, float) else dialect.string(value) for value in row.values()]
+        rows.append(f"({', '.join(cells)})")
+    return rows
+
+
+def script(table: str, dialect_name: DialectName) -> str:
+    """A script that creates ``<table>_model`` and the view ``<table>_scored`` (see the module)."""
+    dialect = DIALECTS[dialect_name]
+    cars = model_table()
+    domain = trained_table().domain
+    model_name = dialect.identifier(f"{table}_model")
+    scored_name = dialect.identifier(f"{table}_scored")
+    added = [name for name in cars.column_names if name not in domain.feature_names]
+    values = [dialect.as_text(f"s.{dialect.identifier(name)}") for name in domain.feature_names]
+    condition = " AND ".join(
+        f"{value} = m.{dialect.identifier(name)}" for name, value in zip(domain.feature_names, values, strict=True)
+    )
+    error = error_expression(domain.features, values, dialect, quoted=[True] * len(values))
+    prediction = f"m.{dialect.identifier(batch.PREDICTION)}"
+    view = (
+        f"SELECT s.*, {', '.join(f'm.{dialect.identifier(name)}' for name in added)},\n"
+        f"  CASE WHEN {prediction} IS NULL THEN {error} END AS {dialect.identifier(batch.ERROR)}\n"
+        f"FROM {dialect.identifier(table)} AS s LEFT JOIN {model_name} AS m\n  ON {condition}"
+    )
+    rows = ",\n".join(_model_rows(cars, dialect))
+    header = f"-- The car evaluation model {__version__}: its table, and a view scoring {table} ({dialect.name})."
+    if dialect.name == "spark":  # temporary views: no warehouse needed
+        columns = ", ".join(map(dialect.identifier, cars.column_names))
+        return (
+            f"{header}\n"
+            f"CREATE OR REPLACE TEMPORARY VIEW {model_name} AS SELECT * FROM VALUES\n{rows}\nAS t({columns});\n"
+            f"CREATE OR REPLACE TEMPORARY VIEW {scored_name} AS\n{view};\n"
+        )
+    columns = ", ".join(
+        f"{dialect.identifier(field.name)} "
+        f"{dialect.double_type if pa.types.is_floating(field.type) else dialect.text_type} NOT NULL"
+        for field in cars.schema
+    )
+    key = ", ".join(map(dialect.identifier, domain.feature_names))
+    return (
+        f"{header}\n"
+        f"DROP VIEW IF EXISTS {scored_name};\n"
+        f"DROP TABLE IF EXISTS {model_name};\n"
+        f"CREATE TABLE {model_name} ({columns}, PRIMARY KEY ({key}));\n"
+        f"INSERT INTO {model_name} VALUES\n{rows};\n"
+        f"CREATE VIEW {scored_name} AS\n{view};\n"
+    )

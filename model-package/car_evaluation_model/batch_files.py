@@ -142,17 +142,19 @@ def read_batches(
             names = feature_columns(parquet.schema_arrow.names, name)
             renamed = (batch.rename_columns(names) for batch in parquet.iter_batches(batch_size=chunk_rows))
             return Chunks(names, _rechunked(_read(renamed, name), chunk_rows), parquet.metadata.num_rows)
-        stream, reopen = _opened(source)
-        owned = stream if isinstance(source, str | Path) else None
-        try:
-            header = read_header(stream, name, encoding, delimiter)
-            names = feature_columns(header.names, name)
-        except BaseException:
-            if owned is not None:
-                owned.close()
-            raise
-        batches = csv_batches(stream, header, names, name=name, encoding=encoding, reopen=reopen)
-        return Chunks(names, _rechunked(_read(batches, name, owned), chunk_rows), None)
+        rows: IO[bytes] | str
+        reopen: Reopen | None
+        if isinstance(source, str | Path):
+            path = Path(source)
+            with path.open("rb") as file:
+                header = read_header(file, name, encoding, delimiter)
+            rows, reopen = str(path), lambda: path.open("rb")  # Arrow reads a path without Python
+        else:
+            rows, reopen = _opened(source)
+            header = read_header(rows, name, encoding, delimiter)
+        names = feature_columns(header.names, name)
+        batches = csv_batches(rows, header, names, name=name, encoding=encoding, reopen=reopen)
+        return Chunks(names, _rechunked(_read(batches, name), chunk_rows), None)
 
 
 def _seekable(source: Source) -> str | Path | IO[bytes] | pa.BufferReader:
@@ -163,13 +165,10 @@ def _seekable(source: Source) -> str | Path | IO[bytes] | pa.BufferReader:
     return pa.BufferReader(source.read())
 
 
-def _opened(source: Source) -> tuple[IO[bytes], Reopen | None]:
+def _opened(source: bytes | IO[bytes]) -> tuple[IO[bytes], Reopen | None]:
     """A binary stream at ``source``'s start, and how to read it from the start again (None: it cannot be)."""
     if isinstance(source, bytes):
         return io.BytesIO(source), lambda: contextlib.nullcontext(io.BytesIO(source))
-    if isinstance(source, str | Path):
-        path = Path(source)
-        return open(path, "rb"), lambda: open(path, "rb")  # closed when its rows are read
     if source.seekable():
         start = source.tell()
 
@@ -181,14 +180,10 @@ def _opened(source: Source) -> tuple[IO[bytes], Reopen | None]:
     return source, None
 
 
-def _read(batches: Iterator[pa.RecordBatch], name: str, owned: IO[bytes] | None = None) -> Iterator[pa.RecordBatch]:
-    """``batches``, with any error while reading them as ``BatchFileError`` naming ``name``; then ``owned`` closed."""
-    try:
-        with readable(name):
-            yield from batches
-    finally:
-        if owned is not None:
-            owned.close()
+def _read(batches: Iterator[pa.RecordBatch], name: str) -> Iterator[pa.RecordBatch]:
+    """``batches``, with any error while reading them as ``BatchFileError`` naming ``name``."""
+    with readable(name):
+        yield from batches
 
 
 def _rechunked(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:

@@ -112,7 +112,7 @@ def score(arguments: argparse.Namespace, started: float) -> int:
     from tqdm import tqdm  # noqa: PLC0415 (the heavy imports: see the module's docstring)
 
     from car_evaluation_model.batch_files import BatchFileError, score_file  # noqa: PLC0415
-    from car_evaluation_model.csv_reading import FileEncodingError, one_line  # noqa: PLC0415
+    from car_evaluation_model.csv_reading import FileEncodingError  # noqa: PLC0415
 
     with tqdm(unit=" rows", unit_scale=True, disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
 
@@ -136,7 +136,7 @@ def score(arguments: argparse.Namespace, started: float) -> int:
             return 1
         except (BatchFileError, OSError, LookupError) as error:
             bar.close()
-            print(f"{PROG}: error: {one_line(str(error))}", file=sys.stderr)
+            print(f"{PROG}: error: {error}", file=sys.stderr)
             return 1
     seconds = time.perf_counter() - started
     rate = summary.rows / seconds if seconds > 0 else float("inf")

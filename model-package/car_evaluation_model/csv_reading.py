@@ -103,7 +103,7 @@ class Replayed(io.RawIOBase):
 
 
 def csv_batches(
-    stream: IO[bytes],
+    rows: IO[bytes] | str,
     header: CsvHeader,
     column_names: list[str],
     *,
@@ -111,7 +111,11 @@ def csv_batches(
     encoding: str,
     reopen: Reopen | None,
 ) -> Iterator[pa.RecordBatch]:
-    """The rows after the header, as batches of text columns named ``column_names``."""
+    """The rows after the header, as batches of text columns named ``column_names``.
+
+    ``rows`` is the file's path, which Arrow reads itself from the start, or the stream that
+    ``header`` was read from, which goes on after ``header.head``.
+    """
     invalid: list[pa_csv.InvalidRow] = []
 
     def invalid_row(row: pa_csv.InvalidRow) -> str:
@@ -121,7 +125,7 @@ def csv_batches(
     rows_before = 0
     try:
         reader = pa_csv.open_csv(
-            io.BufferedReader(Replayed(header.head, stream), CSV_BLOCK_BYTES),
+            rows if isinstance(rows, str) else io.BufferedReader(Replayed(header.head, rows), CSV_BLOCK_BYTES),
             read_options=pa_csv.ReadOptions(
                 block_size=CSV_BLOCK_BYTES, column_names=column_names, skip_rows=1, encoding=arrow_encoding(encoding)
             ),

@@ -106,13 +106,16 @@ def git_revision() -> str:
     ).stdout.strip()
 
 
+def proxy_ca_secret() -> dict[str, Path]:
+    """A TLS-intercepting proxy's CA, which pip in the build must trust, as the secret ca_bundle."""
+    return {"ca_bundle": Path(os.environ["PIP_CERT"])} if os.environ.get("PIP_CERT") else {}
+
+
 @pytest.fixture(scope="module")
 def image(
     podman: Podman, base_image: str, index_url_secret: Path, run_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    build_secrets = {"pip_extra_index_url": index_url_secret}
-    if os.environ.get("PIP_CERT"):  # a TLS-intercepting proxy's CA, which pip in the build must trust
-        build_secrets["ca_bundle"] = Path(os.environ["PIP_CERT"])
+    build_secrets = {"pip_extra_index_url": index_url_secret, **proxy_ca_secret()}
     log_path = tmp_path_factory.mktemp("build") / "build.log"
     started = time.monotonic()
     reference = build_image(
@@ -145,17 +148,17 @@ def build_context(directory: Path) -> Path:
 def test_the_image_builds_from_the_pinned_wheel_without_an_index(
     podman: Podman, base_image: str, run_id: str, tmp_path: Path
 ) -> None:
-    """No secret: the wheel that ``tox -e seed -- --out wheels`` builds here is the model package's source."""
+    """No index secret: the wheel that ``tox -e seed -- --out wheels`` builds here is the model package's source."""
     build_args = {"BASE": base_image, "REVISION": git_revision(), "SOURCE": SOURCE}
-    bare = build_context(tmp_path / "bare")
+    bare, build_secrets = build_context(tmp_path / "bare"), proxy_ca_secret()
     with pytest.raises(RuntimeError, match="no source for the model package: pass the secret pip_extra_index_url"):
-        build_image(podman, f"localhost/car-evaluation-test-bare:{run_id}", secrets={}, build_args=build_args,
-                    log_path=tmp_path / "bare.log", context=bare)  # fmt: skip
+        build_image(podman, f"localhost/car-evaluation-test-bare:{run_id}", secrets=build_secrets,
+                    build_args=build_args, log_path=tmp_path / "bare.log", context=bare)  # fmt: skip
     context = build_context(tmp_path / "context")
     seeded = seed("--out", str(context / "wheels"), env=isolated_pip_env())
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     reference = build_image(
-        podman, f"localhost/car-evaluation-test-wheel:{run_id}", secrets={}, build_args=build_args,
+        podman, f"localhost/car-evaluation-test-wheel:{run_id}", secrets=build_secrets, build_args=build_args,
         log_path=tmp_path / "build.log", context=context,
     )  # fmt: skip
     try:

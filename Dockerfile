@@ -4,6 +4,10 @@
 #   docker build --secret id=pip_extra_index_url,env=PIP_EXTRA_INDEX_URL \
 #       --build-arg REVISION="$(git rev-parse HEAD)" -t car-evaluation:<API_VERSION>-model<MODEL_PACKAGE_VERSION> .
 #
+# or, with no index at all, from the pinned wheel built here (`tox -e seed -- --out wheels`):
+#
+#   docker build --build-arg REVISION="$(git rev-parse HEAD)" -t car-evaluation:<...> .
+#
 # A new model version: set MODEL_PACKAGE_VERSION's default below with the pin (docs/releasing.md).
 #
 # The private index URL (with its credentials) comes in as a build secret, never as an ARG or
@@ -16,14 +20,24 @@ ARG BASE=python:3.11.7-slim-bookworm
 FROM ${BASE} AS builder
 RUN python3 -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
-# pip_extra_index_url: the model package's private index, as PIP_EXTRA_INDEX_URL holds it at
-# deploy. ca_bundle (optional): a CA bundle for pip, where a proxy intercepts TLS.
-# Wheels only and every hash pinned: what is installed is exactly what was locked.
-# Then what the service never runs goes: pip, setuptools and the packages' own test suites
-# (about 140 MB of the 480 MB).
-RUN --mount=type=secret,id=pip_extra_index_url,required=true \
+# The model package comes from one of: pip_extra_index_url, the model package's private index
+# as PIP_EXTRA_INDEX_URL holds it at deploy; or wheels/ in the build context (bound, never
+# copied into a layer), which holds its pinned wheel. ca_bundle (optional): a CA bundle for pip,
+# where a proxy intercepts TLS. Wheels only and every hash pinned: what is installed is exactly
+# what was locked, whichever the source. Then what the service never runs goes: pip, setuptools
+# and the packages' own test suites (about 140 MB of the 480 MB).
+RUN --mount=type=secret,id=pip_extra_index_url \
     --mount=type=secret,id=ca_bundle \
-    export PIP_EXTRA_INDEX_URL="$(cat /run/secrets/pip_extra_index_url)" \
+    --mount=type=bind,source=.,target=/context \
+    if [ -s /run/secrets/pip_extra_index_url ]; then \
+        export PIP_EXTRA_INDEX_URL="$(cat /run/secrets/pip_extra_index_url)"; \
+    elif [ -d /context/wheels ]; then \
+        export PIP_FIND_LINKS=/context/wheels; \
+    else \
+        echo "no source for the model package: pass the secret pip_extra_index_url (the private index's install URL)," \
+             "or put its pinned wheel in wheels/ with 'tox -e seed -- --out wheels' (docs/deploying.md)" >&2; \
+        exit 1; \
+    fi \
     && if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
         --only-binary=:all: -r /tmp/requirements.txt \

@@ -174,11 +174,16 @@ def run_console(text: str, *, workdir: Path, address: str) -> str:
 
 
 def example_environment() -> dict[str, str]:
-    """This interpreter's scripts first on the PATH (``python``, ``car-evaluation-model``); Spark local."""
+    """This interpreter's scripts first on the PATH (``python``, ``car-evaluation-model``); Spark local.
+
+    The repository is on the path, as in a clone's root, so that ``python -m release.seed`` runs
+    while the files an example writes stay in its scratch directory.
+    """
     scripts = str(Path(sys.executable).parent)
     return {
         **os.environ,
         "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(REPO_ROOT),
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
@@ -194,7 +199,7 @@ def run_pycon(text: str, *, workdir: Path, address: str) -> tuple[str, str]:
         check=False,  # a failure shows as its traceback in the session
         input=text.replace(SHOWN_ADDRESS, address),
         cwd=workdir,
-        env={**example_environment(), "PYTHONPATH": str(REPO_ROOT)},
+        env=example_environment(),
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT_SECONDS,

@@ -48,14 +48,15 @@ def running_process(
     any_status: bool = False,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    ready_timeout: float = 30.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` with its output in ``log_path``; yield once ``ready_url`` answers."""
+    """Run ``command`` with its output in ``log_path``; yield once ``ready_url`` answers, within ``ready_timeout`` s."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             list(command), cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            wait_for_http(ready_url, process, any_status=any_status)
+            wait_for_http(ready_url, process, any_status=any_status, timeout=ready_timeout)
             yield process
         finally:
             process.terminate()

@@ -21,12 +21,17 @@ def build_distributions(out_dir: Path, package: Path = MODEL_PACKAGE) -> tuple[P
     requirements.txt); the sdist's gzip header varies, and pip is never allowed to use it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out_dir), str(package)],
-        check=True,
+        check=False,
         env=isolated_pip_env(SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH),
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
     )
+    if built.returncode:  # its progress is noise; its failure is not
+        raise RuntimeError(
+            f"building {package} failed ({built.returncode}):\n{built.stdout[-2000:]}{built.stderr[-3000:]}"
+        )
     [wheel] = sorted(out_dir.glob("car_evaluation_model-*.whl"))
     [sdist] = sorted(out_dir.glob("car_evaluation_model-*.tar.gz"))
     return wheel, sdist

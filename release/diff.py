@@ -14,7 +14,9 @@ value, the largest probability change and both models' accuracy and macro-F1.
 next to the candidate's package (model-package/approvals/ for a wheel or a version), which
 ``release.publish`` requires before it uploads a candidate whose answers differ.
 
-Exit status: 0 nothing flips, 1 something flips, 2 the models could not be compared.
+Exit status: 0 the models were compared (the report says whether anything flips: finding flips
+is the diff doing its job, so tox reports it as a success), 2 they could not be; with
+``--exit-code`` (as ``git diff --exit-code``), 1 when something flips, for scripts that stop there.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ DEFAULT_OUT = REPO_ROOT / "reports"
 APPROVALS = "approvals"
 REPORT_NAME = "model-diff"
 
-NOTHING_FLIPS, SOMETHING_FLIPS, CANNOT_COMPARE = 0, 1, 2
+COMPARED, SOMETHING_FLIPS, CANNOT_COMPARE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: reports/")
     parser.add_argument("--approve", action="store_true", help="approve this diff for release.publish")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the deploy's environment is kept")
+    parser.add_argument("--exit-code", action="store_true", help="exit 1 when something flips")
     args = parser.parse_args(argv)
     try:
         report = run_diff(args.baseline, args.candidate, cache=args.cache)
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"approved: {approve(report, approvals_dir(args.candidate))} (commit it)")
         else:
             print("nothing flips: no approval needed")
-    return SOMETHING_FLIPS if report["flips"] else NOTHING_FLIPS
+    return SOMETHING_FLIPS if report["flips"] and args.exit_code else COMPARED
 
 
 if __name__ == "__main__":

@@ -124,9 +124,10 @@ def install_side(spec: str, work: Path, cache: Path, requirements: Path = REQUIR
         entry = split_requirements(requirements)[1]
         # Hash-checked, so the same entry always installs the same files: installed once, in the cache.
         target = cache / f"pinned-{hashlib.sha256(entry.encode()).hexdigest()[:16]}"
-        pinned = work / "pinned.requirements.txt"
-        pinned.write_text(entry, encoding="utf-8")
-        source = ["-r", str(pinned)]  # with its hash: pip installs that very wheel or nothing
+        if (target / ".installed").is_file():
+            return Side(spec, libraries_environment(cache, requirements), target)
+        # Fetched first, so that an index without it is said before the libraries are installed.
+        source = [str(fetch_pinned(entry, work))]
     elif path.suffix == ".whl" or path.is_dir():
         if not path.exists():
             raise SideError(f"{spec}: no such file or directory")
@@ -146,6 +147,33 @@ def install_side(spec: str, work: Path, cache: Path, requirements: Path = REQUIR
     run_pip(python, "install", "--quiet", "--no-deps", "--no-compile", "--target", str(target), *source)
     (target / ".installed").touch()
     return Side(spec, python, target)
+
+
+def fetch_pinned(entry: str, work: Path) -> Path:
+    """requirements.txt's wheel of the model package, downloaded by its hash from the indexes the environment names."""
+    pinned = work / "pinned.requirements.txt"
+    pinned.write_text(entry, encoding="utf-8")
+    download = work / "pinned-wheel"
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    try:
+        # With its hash: pip takes that very wheel or nothing.
+        run_bounded(
+            [*command, "--dest", str(download), "-r", str(pinned)],
+            env=deploy_pip_env(),
+            timeout=INSTALL_TIMEOUT_S,
+            what="downloading the pinned model package",
+        )
+    except SideError as error:
+        pip_said = [line for line in str(error).splitlines() if line.startswith("ERROR")][-1:]
+        indexes = ", ".join(key for key in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL") if os.environ.get(key))
+        raise SideError(
+            f"the pinned {entry.split(maxsplit=1)[0]} is on no index pip was given ({indexes or 'PyPI only'}): "
+            "set PIP_EXTRA_INDEX_URL to the install URL of a private index that holds it (`tox -e index -- --fill` "
+            "runs one here, `tox -e seed` fills yours: docs/releasing.md), or pass --baseline with its wheel "
+            f"(`tox -e seed -- --out wheels` builds it). {' '.join(pip_said)}"
+        ) from None
+    [wheel] = download.glob("*.whl")
+    return wheel
 
 
 def directory_digest(package: Path) -> str:

@@ -2,7 +2,10 @@
 
 Exit status: 0 when the file was scored (invalid rows are counted, not fatal), 1 with a
 one-line message when it could not be (no such file, unreadable format, missing column),
-2 for a wrong command line.
+2 for a wrong command line, 130 when interrupted (Ctrl+C).
+
+Arrow, pandas and scikit-learn are imported only when a file is scored, so that ``--version``
+and ``--help`` answer at once, and Ctrl+C while they load is the same one line as later.
 """
 
 from __future__ import annotations
@@ -10,15 +13,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from tqdm import tqdm
-
-from car_evaluation_model.batch_files import DEFAULT_CHUNK_ROWS, BatchFileError, score_file
-from car_evaluation_model.config.core import config
-from car_evaluation_model.sql import DialectName, script
+from car_evaluation_model.file_formats import DEFAULT_CHUNK_ROWS, DEFAULT_ENCODING, DELIMITERS, SqlDialect
 from car_evaluation_model.version import __version__
 
 PROG = "car-evaluation-model"
@@ -37,7 +37,17 @@ def _table_name(text: str) -> str:
     return text
 
 
+def _delimiter(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t"}
+    delimiter = named.get(text, text)
+    if len(delimiter) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character (or tab), not {text!r}")
+    return delimiter
+
+
 def parser() -> argparse.ArgumentParser:
+    from car_evaluation_model.config.core import config  # noqa: PLC0415 (pydantic, for --help only)
+
     features = ", ".join(config.model.allowed_values)
     main = argparse.ArgumentParser(prog=PROG, description=f"The car evaluation model {__version__}, offline.")
     main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -52,17 +62,25 @@ INPUT needs the feature columns {features}; any other column is copied through,
 in order. OUTPUT adds prediction, probability_<class> for each class, and error
 (empty when the row is valid; else the same message /api/v1/predict gives).
 The format of each file is its extension: .csv or .parquet (CSV in, Parquet out works).
+INPUT - reads standard input (Parquet if it starts as Parquet does, else CSV) and
+OUTPUT - writes standard output, in the input's format. A CSV's delimiter is found
+in its header (one of , ; tab |) unless --delimiter gives it; the feature columns'
+names are matched whatever their case and surrounding spaces.
 
 The file is read and written in chunks of --chunk-rows rows, so memory stays flat
 however large it is. OUTPUT appears only when complete (it is written under a
 temporary name and renamed). A progress bar shows on a terminal; a summary line
-(rows, scored, rejected, rows/s) is printed at the end.
+(rows, scored, rejected, rows/s over the whole run, start-up and model loading
+included) is printed at the end.
 
 Exit status: 0 when the file was scored, even with rejected rows; 1 with a one-line
-message when it could not be (no such file, unreadable format, a missing column).""",
+message when it could not be (no such file, unreadable format, a missing column);
+130 when interrupted (Ctrl+C), leaving no OUTPUT.""",
     )
-    score.add_argument("input", type=Path, metavar="INPUT", help="the .csv or .parquet file to score")
-    score.add_argument("output", type=Path, metavar="OUTPUT", help="where to write the scored .csv or .parquet")
+    score.add_argument("input", type=Path, metavar="INPUT", help="the .csv or .parquet file to score (-: stdin)")
+    score.add_argument(
+        "output", type=Path, metavar="OUTPUT", help="where to write the scored .csv or .parquet (-: stdout)"
+    )
     score.add_argument(
         "--chunk-rows",
         type=_positive,
@@ -73,22 +91,54 @@ message when it could not be (no such file, unreadable format, a missing column)
     score.add_argument(
         "--rejects", type=Path, metavar="FILE", help="also write the invalid rows, with their error, to FILE"
     )
+    score.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        metavar="CHAR",
+        help=f"the CSV input's delimiter, or tab (default: found in its header among {' '.join(DELIMITERS)!r})",
+    )
+    score.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        metavar="NAME",
+        help=f"the CSV input's encoding, such as latin-1 or cp1252 (default {DEFAULT_ENCODING})",
+    )
     sql = commands.add_parser(
         "sql",
         help="print a SQL script that scores a table inside a database",
         description="Print a script creating NAME_model, every car with its prediction and class probabilities, "
         "and the view NAME_scored: the table NAME with the columns score adds (error: the API's messages).",
     )
-    sql.add_argument("--dialect", required=True, choices=get_args(DialectName), help="the database's SQL")
+    sql.add_argument("--dialect", required=True, choices=get_args(SqlDialect), help="the database's SQL")
     sql.add_argument("--table", required=True, type=_table_name, metavar="NAME", help="the table of cars to score")
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
-    if arguments.command == "sql":
-        sys.stdout.write(script(arguments.table, arguments.dialect))
-        return 0
+    started = time.perf_counter()
+    try:
+        arguments = parser().parse_args(argv)
+        if arguments.command == "sql":
+            return print_sql(arguments.table, arguments.dialect)
+        return score(arguments, started)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def print_sql(table: str, dialect: SqlDialect) -> int:
+    from car_evaluation_model.sql import script  # noqa: PLC0415 (the heavy imports: see the module's docstring)
+
+    sys.stdout.write(script(table, dialect))
+    return 0
+
+
+def score(arguments: argparse.Namespace, started: float) -> int:
+    from tqdm import tqdm  # noqa: PLC0415 (the heavy imports: see the module's docstring)
+
+    from car_evaluation_model.batch_files import BatchFileError, score_file  # noqa: PLC0415
+    from car_evaluation_model.csv_reading import FileEncodingError  # noqa: PLC0415
+
     with tqdm(unit=" rows", unit_scale=True, disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
 
         def total(rows: int | None) -> None:
@@ -100,16 +150,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 arguments.output,
                 chunk_rows=arguments.chunk_rows,
                 rejects_path=arguments.rejects,
+                delimiter=arguments.delimiter,
+                encoding=arguments.encoding,
                 progress=bar.update,
                 total=total,
             )
-        except (BatchFileError, OSError) as error:
+        except FileEncodingError as error:
+            bar.close()
+            print(f"{PROG}: error: {error}; give its encoding, such as --encoding {error.likely}", file=sys.stderr)
+            return 1
+        except (BatchFileError, OSError, LookupError) as error:
             bar.close()
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return 1
+    seconds = time.perf_counter() - started
+    rate = summary.rows / seconds if seconds > 0 else float("inf")
+    # On stderr when the scored rows go to stdout.
     print(
         f"rows {summary.rows}, scored {summary.scored}, rejected {summary.rejected}, "
-        f"{summary.rows_per_second:,.0f} rows/s ({summary.seconds:.2f} s) -> {arguments.output}"
+        f"{rate:,.0f} rows/s ({seconds:.2f} s), start-up and model loading included -> {arguments.output}",
+        file=sys.stderr if arguments.output == Path("-") else sys.stdout,
     )
     return 0
 

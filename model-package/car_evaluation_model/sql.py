@@ -19,18 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import pyarrow as pa
 
 from car_evaluation_model import batch
 from car_evaluation_model.domain import FeatureValues
+from car_evaluation_model.file_formats import SqlDialect
 from car_evaluation_model.model_table import model_table
 from car_evaluation_model.predict import trained_table
 from car_evaluation_model.processing.validation import MAX_ECHOED_CHARS, shown
 from car_evaluation_model.version import __version__
 
-DialectName = Literal["duckdb", "postgresql", "spark"]
 CUT_MARK = shown("x" * (MAX_ECHOED_CHARS + 1))[MAX_ECHOED_CHARS + 1 : -1]  # what follows a cut text
 # Latin-1 characters Python's repr escapes, other than the quote (PostgreSQL's text has no NUL).
 # The backslash comes first: the others' escapes hold one, which must not be escaped again.
@@ -44,7 +43,7 @@ _VALUE_MARK = "VALUE"
 
 @dataclass(frozen=True)
 class Dialect:
-    name: DialectName
+    name: SqlDialect
     text_type: str
     double_type: str
     backslash_escapes: bool  # Spark reads backslash escapes in string literals
@@ -85,7 +84,7 @@ class Dialect:
         return f"CAST({self.string(repr(value))} AS {self.double_type})"
 
 
-DIALECTS: dict[DialectName, Dialect] = {
+DIALECTS: dict[SqlDialect, Dialect] = {
     "duckdb": Dialect("duckdb", "VARCHAR", "DOUBLE", backslash_escapes=False, has_nul=True),
     "postgresql": Dialect("postgresql", "TEXT", "DOUBLE PRECISION", backslash_escapes=False, has_nul=False),
     "spark": Dialect("spark", "STRING", "DOUBLE", backslash_escapes=True, has_nul=True),
@@ -187,7 +186,7 @@ def _model_rows(table: pa.Table, dialect: Dialect) -> list[str]:
     return rows
 
 
-def script(table: str, dialect_name: DialectName) -> str:
+def script(table: str, dialect_name: SqlDialect) -> str:
     """A script that creates ``<table>_model`` and the view ``<table>_scored`` (see the module)."""
     dialect = DIALECTS[dialect_name]
     cars = model_table()

@@ -63,12 +63,29 @@ GOOD_PARQUET = parquet_bytes(cars_table(50))
 MALFORMED: list[tuple[str, bytes, str]] = [
     ("truncated.parquet", GOOD_PARQUET[: len(GOOD_PARQUET) // 2], "Parquet magic bytes not found"),
     ("text.parquet", HEADER.encode(), "Parquet magic bytes not found"),
-    ("ragged.csv", (HEADER + "1,low,low,4,more,big,high\n2,low,low,4\n").encode(), "Expected 7 columns, got 4"),
-    ("latin1.csv", (HEADER + "1,low,low,4,more,big,h\xe9gh\n").encode("latin-1"), "invalid UTF8 data"),
-    ("utf16.csv", (HEADER + "1,low,low,4,more,big,high\n").encode("utf-16"), "not UTF-8 text"),
-    ("empty.csv", b"", "Empty CSV file"),
+    (
+        "ragged.csv",
+        (HEADER + "1,low,low,4,more,big,high\n2,low,low,4\n").encode(),
+        "line 3 has 4 fields where the header has 7: 2,low,low,4",
+    ),
+    (
+        "latin1.csv",
+        (HEADER + "1,low,low,4,more,big,high\n2,low,low,4,more,big,h\xe9gh\n").encode("latin-1"),
+        "row 2 (column safety) is not utf-8 text",
+    ),
+    (
+        "utf16.csv",
+        (HEADER + "1,low,low,4,more,big,high\n").encode("utf-16"),
+        "it holds NUL bytes, so it is not utf-8 text",
+    ),
+    ("empty.csv", b"", "the file is empty"),
     ("header-only.csv", HEADER.encode(), "no rows to score"),
     ("no-safety.csv", b"id,buying,maint,doors,persons,lug_boot\n1,low,low,4,more,big\n", "no column safety"),
+    (
+        "one-column.csv",
+        b"buying:maint:doors:persons:lug_boot:safety\nlow:low:4:more:big:high\n",
+        "the columns found: 'buying:maint:doors:persons:lug_boot:safety'",
+    ),
     ("no-rows.parquet", parquet_bytes(cars_table(1).slice(0, 0)), "no rows to score"),
     ("no-doors.parquet", parquet_bytes(cars_table(5).drop_columns(["doors"])), "no column doors"),
 ]
@@ -116,7 +133,7 @@ def test_the_upload_refuses_a_malformed_file_with_a_422_naming_it(
     assert detail["loc"] == ["body", "file"]
     assert detail["msg"].startswith(f"{name}")
     assert says in detail["msg"]
-    expected_type = "missing_column" if "no column" in says else "file_unreadable"
+    expected_type = "missing_column" if "no column" in says or "columns found" in says else "file_unreadable"
     assert detail["type"] == expected_type
 
 

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -37,9 +38,10 @@ from devtools import REPO_ROOT
 from devtools.podman import Podman, archive_blobs, build_image, import_debian_base, kube_played
 from devtools.processes import free_port, running_process
 from devtools.programs import require_program, unavailable
+from release.environment import isolated_pip_env
 from release.index import Index
 from tests.conftest import API, ARTICLE_ROW
-from tests.release.conftest import USER
+from tests.release.conftest import USER, seed
 from tests.test_metrics import predictions_counted_by_each_scrape
 from tests.test_server import BODY, post_head, read_answer
 
@@ -104,13 +106,16 @@ def git_revision() -> str:
     ).stdout.strip()
 
 
+def proxy_ca_secret() -> dict[str, Path]:
+    """A TLS-intercepting proxy's CA, which pip in the build must trust, as the secret ca_bundle."""
+    return {"ca_bundle": Path(os.environ["PIP_CERT"])} if os.environ.get("PIP_CERT") else {}
+
+
 @pytest.fixture(scope="module")
 def image(
     podman: Podman, base_image: str, index_url_secret: Path, run_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    build_secrets = {"pip_extra_index_url": index_url_secret}
-    if os.environ.get("PIP_CERT"):  # a TLS-intercepting proxy's CA, which pip in the build must trust
-        build_secrets["ca_bundle"] = Path(os.environ["PIP_CERT"])
+    build_secrets = {"pip_extra_index_url": index_url_secret, **proxy_ca_secret()}
     log_path = tmp_path_factory.mktemp("build") / "build.log"
     started = time.monotonic()
     reference = build_image(
@@ -128,6 +133,42 @@ def image(
     )
     yield reference
     podman.remove_image(reference)
+
+
+def build_context(directory: Path) -> Path:
+    """What the image is built from, as a fresh clone has it: the Dockerfile, .dockerignore and what they let in."""
+    directory.mkdir()
+    for name in ("Dockerfile", ".dockerignore", "requirements.txt", "Procfile"):
+        shutil.copy2(REPO_ROOT / name, directory / name)
+    shutil.copytree(REPO_ROOT / "app", directory / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    return directory
+
+
+@pytest.mark.container
+def test_the_image_builds_from_the_pinned_wheel_without_an_index(
+    podman: Podman, base_image: str, run_id: str, tmp_path: Path
+) -> None:
+    """No index secret: the wheel that ``tox -e seed -- --out wheels`` builds here is the model package's source."""
+    build_args = {"BASE": base_image, "REVISION": git_revision(), "SOURCE": SOURCE}
+    bare, build_secrets = build_context(tmp_path / "bare"), proxy_ca_secret()
+    with pytest.raises(RuntimeError, match="no source for the model package: pass the secret pip_extra_index_url"):
+        build_image(podman, f"localhost/car-evaluation-test-bare:{run_id}", secrets=build_secrets,
+                    build_args=build_args, log_path=tmp_path / "bare.log", context=bare)  # fmt: skip
+    context = build_context(tmp_path / "context")
+    seeded = seed("--out", str(context / "wheels"), env=isolated_pip_env())
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    reference = build_image(
+        podman, f"localhost/car-evaluation-test-wheel:{run_id}", secrets=build_secrets, build_args=build_args,
+        log_path=tmp_path / "build.log", context=context,
+    )  # fmt: skip
+    try:
+        card = podman.run(
+            "run", "--rm", reference, "python", "-c",
+            "import car_evaluation_model.processing.data_manager as m; print(m.load_model_card()['version'])",
+        ).stdout.strip()  # fmt: skip
+    finally:
+        podman.remove_image(reference)
+    assert card == dockerfile_argument("MODEL_PACKAGE_VERSION")
 
 
 def get_json(url: str) -> Any:

@@ -30,7 +30,7 @@ from car_evaluation_model.processing.data_manager import file_sha256
 from devtools import REPO_ROOT
 from devtools.procfile import web_command
 from devtools.service import running_server
-from release.build import MODEL_PACKAGE
+from release.build import MODEL_PACKAGE, build_distributions
 from release.environment import isolated_pip_env
 from release.index import Index, package_index
 from release.publish import upload
@@ -118,8 +118,8 @@ def assert_genuine(installed: dict[str, Any]) -> None:
     assert installed["card_sha256"] == file_sha256(GENUINE_CARD), f"not the genuine model: {installed}"
 
 
-def test_the_pinned_hash_is_the_wheel_that_is_built(genuine: tuple[Path, Path]) -> None:
-    wheel, _ = genuine
+def test_the_pinned_hash_is_the_wheel_that_is_built(workdir: Path) -> None:
+    wheel, _ = build_distributions(workdir / "built-here")
     pinned = re.search(
         r"^car-evaluation-model==\S+ \\\n\s+--hash=sha256:(\w+)\n(?!\s+--hash)", REQUIREMENTS.read_text(), re.M
     )

@@ -29,9 +29,8 @@ class Settings(LedgerSettings):
 
     PROJECT_NAME: str = "Car Evaluation API"
     API_V1_STR: str = "/api/v1"
-    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = Field(
-        default_factory=list
-    )
+    # A pydantic field: pydantic copies the default for each instance.
+    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = []  # noqa: RUF012
     LOG_LEVEL: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_JSON: bool = False  # one JSON object per line, for log shippers in production
     ACCESS_LOG: bool = True  # one line per request; off where the proxy in front logs them

@@ -33,6 +33,7 @@ from app.ledger import Ledger
 from app.ledger.metrics import LedgerMetrics
 from app.ledger_recorder import LedgerRecorder
 from app.log import setup_logging
+from app.metrics.files import multiprocess_dir
 from app.metrics.http import HttpMetrics
 from app.metrics.model import ModelFacts
 from app.metrics.predictions import PredictionMetrics
@@ -104,15 +105,16 @@ def create_app(settings: Settings = settings) -> FastAPI:
     app.state.model_facts = ModelFacts(registry) if registry is not None else None
     app.state.ledger_metrics = LedgerMetrics(registry)
     app.state.ledger = None  # opened in the lifespan, in each worker
-    app.state.prediction_metrics = None
+    http_metrics = None
+    app.state.before_scrape = []  # what adds its waiting values to the metrics before a scrape
     if registry is not None:
-        app.state.prediction_metrics = prediction_metrics = PredictionMetrics(registry)
+        http_metrics = HttpMetrics(registry, at_once=multiprocess_dir() is not None)
+        prediction_metrics = PredictionMetrics(registry)
         data_plane.attach(prediction_metrics)
+        app.state.before_scrape = [http_metrics.flush, prediction_metrics.flush]
     app.state.access_log = access_log = access_log_for(settings)
     app.add_middleware(
-        RequestContextMiddleware,
-        metrics=HttpMetrics(registry) if registry is not None else None,
-        access_log=access_log,
+        RequestContextMiddleware, metrics=http_metrics, access_log=access_log
     )  # outermost: id, metrics, log line
     install_error_handlers(app)
     app.state.error_shapes = error_shapes = ErrorShapes()

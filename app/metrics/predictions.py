@@ -1,13 +1,16 @@
 """What the data plane answers and refuses, as metrics: a recorder (``app.data_plane.Recorder``).
 
 Rows predicted by model version and class, rows per request by API, the problems of refused
-rows by field and kind, and the input values of the rows predicted, for drift. The values are
-counted from the rows' positions when a scrape reads them (``count_values``, every waiting
-answer at once), not per request; with several workers each worker counts them as they come,
-as a scrape reads every worker's files.
+rows by field and kind, and the input values of the rows predicted, for drift. With one
+worker, answers are tallied in plain dicts and added in batches and before every scrape (as
+``app.metrics.http`` does), and the input values are counted from the rows' positions then
+(``count_values``, every waiting answer at once), not per request; with several workers each
+worker adds them as they come, as a scrape reads every worker's files.
 """
 
 from __future__ import annotations
+
+from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -19,7 +22,8 @@ from car_evaluation_model import __version__ as model_version
 from car_evaluation_model.config.core import config
 
 ROWS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
-# Rows whose input values wait to be counted, at most.
+# Answers, and rows, that wait to be added to the metrics, at most, with one worker.
+WAITING_ANSWERS = 1000
 WAITING_ROWS = 10_000
 
 
@@ -64,24 +68,32 @@ class PredictionMetrics:
         self._count_at_once = multiprocess_dir() is not None
         self._waiting: list[InputRows] = []
         self._waiting_rows = 0
+        self._rows: list[tuple[str, int]] = []
+        self._classes: Tally[tuple[str, str]] = Tally()
 
     def answered(self, call: Call, answer: Answered) -> None:
         rows = len(answer.rows.positions)
-        self._child(self.rows, call.api).observe(rows)
+        self._rows.append((call.api, rows))
         for label, count in answer.classes.items():
-            self._child(self.predictions, answer.version, label).inc(count)
+            self._classes[answer.version, label] += count
         self._waiting.append(answer.rows)
         self._waiting_rows += rows
-        if self._count_at_once or self._waiting_rows >= WAITING_ROWS:
-            self.count_input_values()
+        if self._count_at_once or self._waiting_rows >= WAITING_ROWS or len(self._waiting) >= WAITING_ANSWERS:
+            self.flush()
 
     def refused(self, call: Call, refusal: Refused) -> None:
         for (field, kind), count in refusal.problems.items():
             label = field if field in self._features else ("inputs" if field is None else "other")
             self._child(self.rejected, label, kind).inc(count)
 
-    def count_input_values(self) -> None:
-        """Add the input values of the answers that wait to the metrics (before every scrape)."""
+    def flush(self) -> None:
+        """Add the answers that wait, and their input values, to the metrics (before every scrape)."""
+        rows, self._rows = self._rows, []
+        classes, self._classes = self._classes, Tally()
+        for api, count in rows:
+            self._child(self.rows, api).observe(count)
+        for (version, label), count in classes.items():
+            self._child(self.predictions, version, label).inc(count)
         waiting, self._waiting, self._waiting_rows = self._waiting, [], 0
         if waiting:
             for feature, counts in count_values(waiting, self._domain).items():

@@ -13,7 +13,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from app.api.deps import get_settings
 from app.api.main import routers
 from app.config import Settings
 from app.errors import ApiError
@@ -94,14 +93,15 @@ def test_a_guard_on_the_app_guards_every_prediction_route() -> None:
         assert prediction_requests(client, {"Authorization": f"Bearer {TOKEN}"}) == [200] * 5
 
 
-def test_a_dependency_override_applies_to_every_route_as_fastapi_defines_it() -> None:
-    app = create_app()
-    app.dependency_overrides[get_settings] = lambda: Settings(MAX_ROWS_PER_REQUEST=2)
-    with TestClient(app) as client:
+def test_the_settings_an_app_is_built_with_apply_to_every_route() -> None:
+    with TestClient(create_app(Settings(MAX_ROWS_PER_REQUEST=2))) as client:
         for url in (f"{API}/predict", f"{API}/explain"):
             response = client.post(url, json={"inputs": [ARTICLE_ROW] * 3})
             assert response.status_code == 422
             assert "the limit is 2 per request" in response.json()["detail"][0]["msg"]
+        v2 = client.post("/v2/models/car-evaluation/infer", content=triton_request(ALL_CARS.head(3), binary=False)[0])
+        assert v2.status_code == 400
+        assert "at most 2 rows per request" in v2.json()["error"]
 
 
 def test_the_error_shape_follows_the_route_that_answers(client: TestClient) -> None:

@@ -16,5 +16,6 @@ async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics_registry
     if registry is None:
         raise ApiError.single(404, ["path"], "metrics are off (METRICS_ENABLED=false)", "not_found")
-    request.app.state.prediction_metrics.count_input_values()
+    for flush in request.app.state.before_scrape:
+        flush()
     return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from app.api.deps import DataPlaneDep, SettingsDep
+from app.api.deps import SettingsDep, data_plane_of
 from app.api.prediction import call_of
 from app.api.request_body import read_body
 from app.api.routing import RouterWithHead
@@ -153,7 +153,7 @@ def _download_name(filename: str | None, file_format: FileFormat) -> str:
 
 
 @router.post("/predict/file", responses=RESPONSES, openapi_extra=REQUEST_BODY, response_class=Response)
-async def predict_file(request: Request, settings: SettingsDep, data_plane: DataPlaneDep) -> Response:
+async def predict_file(request: Request, settings: SettingsDep) -> Response:
     """Score every row of an uploaded CSV or Parquet file (multipart form, field `file`).
 
     The answer is the same file, in the same format, with the columns `prediction`,
@@ -167,7 +167,7 @@ async def predict_file(request: Request, settings: SettingsDep, data_plane: Data
     name = upload.filename or "the file"
     data = await upload.read()
     table = await run_in_threadpool(_read, data, file_format, name, settings.MAX_UPLOAD_ROWS)
-    scored = await data_plane.score_table(call_of(request, "predict file", "v1"), table)
+    scored = await data_plane_of(request).score_table(call_of(request, "predict file", "v1"), table)
     content = await run_in_threadpool(table_bytes, scored.table, file_format)
     headers = {
         "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format)}"',

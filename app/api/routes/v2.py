@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from app import __version__ as api_version
-from app.api.deps import DataPlaneDep, SettingsDep, require_model
+from app.api.deps import SettingsDep, data_plane_of, require_model
 from app.api.prediction import call_of, rows_refused
 from app.api.request_body import read_body
 from app.api.routing import InferenceProtocolRoute, RouterWithHead
@@ -144,12 +144,14 @@ INFER_BODY = {
 
 @router.post(f"{MODEL_PATH}/infer", **INFER, **documented(MODEL_PATH, **INFER_BODY))
 @router.post(f"{VERSION_PATH}/infer", **INFER, **documented(VERSION_PATH, **INFER_BODY))
-async def infer(request: Request, _: RequestedModel, settings: SettingsDep, data_plane: DataPlaneDep) -> Response:
+async def infer(request: Request, settings: SettingsDep) -> Response:
     """Classify rows sent as one BYTES tensor per feature; outputs `predict` and `predict_proba`.
 
     The same answers as `/api/v1/predict`. Tensors may come as JSON or as binary data
     (the binary tensor data extension, tritonclient's default), and so may the outputs.
     """
+    await requested_model(request)
+    data_plane = data_plane_of(request)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     json_length = header(request.scope, JSON_LENGTH_HEADER_KEY)
     inference = decode_infer_request(body, json_length, max_rows=settings.MAX_ROWS_PER_REQUEST)

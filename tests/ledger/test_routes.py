@@ -124,7 +124,8 @@ def test_labels_need_the_token_and_performance_equals_scikit_learn(served: TestC
 def test_without_a_token_set_feedback_is_refused_to_everyone(ledger_url: str | None, tmp_path: Path) -> None:
     settings = Settings(_env_file=None, LEDGER_URL=ledger_url, LEDGER_DATA_DIR=tmp_path)
     with TestClient(create_app(settings)) as client:
-        response = client.post(f"{API}/feedback", json={"labels": []}, headers=bearer(""))
+        assert client.post(f"{API}/feedback", json={"labels": []}).status_code == 401
+        response = client.post(f"{API}/feedback", json={"labels": []}, headers=bearer("any"))
         assert response.status_code == 403
         assert "FEEDBACK_TOKEN" in response.json()["detail"][0]["msg"]
 

@@ -43,21 +43,22 @@ async def require_feedback_token(
     settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     """401 unless the request carries ``Authorization: Bearer <FEEDBACK_TOKEN>``; 403 for all while none is set."""
+    if credentials is None:
+        raise _unauthorized()
     if settings.FEEDBACK_TOKEN is None:
         raise ApiError.single(403, ["header", "authorization"], "feedback is off: set FEEDBACK_TOKEN", "forbidden")
     expected = settings.FEEDBACK_TOKEN.get_secret_value().encode()
-    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected):
-        raise ApiError(
-            401,
-            [
-                {
-                    "loc": ["header", "authorization"],
-                    "msg": "send Authorization: Bearer <FEEDBACK_TOKEN>",
-                    "type": "unauthorized",
-                }
-            ],
-            {"WWW-Authenticate": "Bearer"},
-        )
+    if not secrets.compare_digest(credentials.credentials.encode(), expected):
+        raise _unauthorized()
+
+
+def _unauthorized() -> ApiError:
+    detail = {
+        "loc": ["header", "authorization"],
+        "msg": "send Authorization: Bearer <FEEDBACK_TOKEN>",
+        "type": "unauthorized",
+    }
+    return ApiError(401, [detail], {"WWW-Authenticate": "Bearer"})
 
 
 def _label_detail(error: LabelError) -> dict[str, Any]:
@@ -76,6 +77,7 @@ def _label_detail(error: LabelError) -> dict[str, Any]:
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body cannot be parsed as JSON."},
     401: {"model": ErrorResponse, "description": "No bearer token, or not FEEDBACK_TOKEN."},
     403: {"model": ErrorResponse, "description": "FEEDBACK_TOKEN is not set: feedback is off."},
     404: {"model": ErrorResponse, "description": "The ledger is off (LEDGER_URL=off)."},

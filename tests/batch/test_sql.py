@@ -21,8 +21,7 @@ from fastapi.testclient import TestClient
 from car_evaluation_model import batch
 from car_evaluation_model import spark as spark_scoring
 from car_evaluation_model.config.core import config
-from devtools.postgres import DEBIAN_PACKAGE, RunningPostgres, pg_bin, running_postgres
-from devtools.programs import unavailable
+from devtools.postgres import RunningPostgres, server_for_tests
 from tests.batch.test_paths_agree import COMMAND, FEATURES, api_verdicts, batch_verdicts, corpus_rows, every_car
 from tests.conftest import ARTICLE_ROW
 
@@ -92,11 +91,7 @@ def spark_sql_scored(spark: Any, rows: list[dict[str, Any]]) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[RunningPostgres]:
-    bin_dir = pg_bin()
-    if bin_dir is None:
-        unavailable(f"PostgreSQL's server is not installed: install it with `apt-get install -y {DEBIAN_PACKAGE}`")
-    with running_postgres(bin_dir) as server:
-        yield server
+    yield from server_for_tests()
 
 
 Engine = Callable[[pytest.FixtureRequest, list[dict[str, Any]]], pa.Table]

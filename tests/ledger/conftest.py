@@ -18,27 +18,18 @@ from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger, LedgerSettings
 from app.ledger.metrics import LedgerMetrics
-from devtools.postgres import DEBIAN_PACKAGE, RunningPostgres, pg_bin, running_postgres
-from devtools.programs import unavailable
+from devtools.postgres import RunningPostgres, server_for_tests
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[RunningPostgres]:
-    yield from _server()
-
-
-def _server() -> Iterator[RunningPostgres]:
-    bin_dir = pg_bin()
-    if bin_dir is None:
-        unavailable(f"PostgreSQL not found: install it with `apt-get install -y {DEBIAN_PACKAGE}`")
-    with running_postgres(bin_dir) as server:
-        yield server
+    yield from server_for_tests()
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[RunningPostgres]:
     """A server of the test's own, which it may stop and start."""
-    yield from _server()
+    yield from server_for_tests()
 
 
 def new_database(server: RunningPostgres) -> str:

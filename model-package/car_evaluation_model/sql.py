@@ -8,10 +8,11 @@ table; any other row gets a NULL prediction and the API's messages in ``error``.
 
 The words of a refusal come from ``FeatureValues.refusal`` itself, and the value is quoted as
 ``processing.validation.shown`` quotes a text: cut to ``MAX_ECHOED_CHARS``, then Python's
-``repr`` (its choice of quote, and its escapes of the Latin-1 characters it does not print, taken
-from ``repr`` itself). Each feature is read as text (``CAST(... AS <text>)``): an integer column's
-accepted numbers are accepted as the API accepts them; a refused value is quoted as a text.
-``error_expression`` is the same SQL for one row of columns, which ``spark.score`` uses.
+``ascii`` (its choice of quote, its named escapes taken from ``ascii`` itself, and every other
+character outside printable ASCII written by its code). Each feature is read as text
+(``CAST(... AS <text>)``): an integer column's accepted numbers are accepted as the API accepts
+them; a refused value is quoted as a text. ``error_expression`` is the same SQL for one row of
+columns, which ``spark.score`` uses.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from car_evaluation_model.processing.validation import MAX_ECHOED_CHARS, shown
 from car_evaluation_model.version import __version__
 
 CUT_MARK = shown("x" * (MAX_ECHOED_CHARS + 1))[MAX_ECHOED_CHARS + 1 : -1]  # what follows a cut text
-# Latin-1 characters Python's repr escapes, other than the quote (PostgreSQL's text has no NUL).
-# The backslash comes first: the others' escapes hold one, which must not be escaped again.
-_ESCAPED = {
-    character: repr(character)[1:-1]
-    for character in ["\\", *map(chr, range(0x100))]
-    if repr(character)[1:-1] != character
+# The ASCII characters ``ascii`` escapes by name (the backslash, tab, line feed, carriage return).
+_NAMED_ESCAPES = {
+    character: ascii(character)[1:-1] for character in map(chr, range(0x80)) if len(ascii(character)) == 4
 }
+# Any other character outside printable ASCII: below each bound, the escape's prefix and digits.
+_CODE_ESCAPES = ((0x100, "\\x", 2), (0x10000, "\\u", 4), (0x110000, "\\U", 8))
+_PRINTABLE_ASCII = (0x20, 0x7E)
 _VALUE_MARK = "VALUE"
 
 
@@ -47,7 +48,6 @@ class Dialect:
     text_type: str
     double_type: str
     backslash_escapes: bool  # Spark reads backslash escapes in string literals
-    has_nul: bool  # whether its text can hold the character 0
 
     def identifier(self, name: str) -> str:
         quote = "`" if self.name == "spark" else '"'
@@ -65,17 +65,35 @@ class Dialect:
     def contains(self, text: str, part: str) -> str:
         return f"instr({text}, {part}) > 0" if self.name == "spark" else f"strpos({text}, {part}) > 0"
 
+    def code(self, character: str) -> str:
+        return f"unicode({character})" if self.name == "duckdb" else f"ascii({character})"
+
+    def hex_digits(self, number: str, digits: int) -> str:
+        hexadecimal = f"to_hex({number})" if self.name == "postgresql" else f"lower(hex({number}))"
+        return f"lpad({hexadecimal}, {digits}, '0')"
+
     def escaped(self, text: str) -> str:
-        """``text`` with each character of ``_ESCAPED`` replaced by Python's escape of it."""
-        escapes = [(character, escape) for character, escape in _ESCAPED.items() if character != "\0" or self.has_nul]
-        if self.name == "spark":  # one map lookup per character: a short expression that Spark compiles whole
-            pairs = ", ".join(f"{self.character(character)}, {self.string(escape)}" for character, escape in escapes)
-            characters = f"regexp_extract_all({text}, '(?s).', 0)"
-            return f"array_join(transform({characters}, c -> coalesce(try_element_at(map({pairs}), c), c)), '')"
-        escaped = text
-        for character, escape in escapes:  # innermost first: the backslash
-            escaped = f"replace({escaped}, {self.character(character)}, {self.string(escape)})"
-        return escaped
+        """``text`` as ``ascii`` writes it between its quotes (``_NAMED_ESCAPES``, ``_CODE_ESCAPES``)."""
+        code = self.code("c")
+        named = " ".join(
+            f"WHEN c = {self.character(character)} THEN {self.string(escape)}"
+            for character, escape in _NAMED_ESCAPES.items()
+        )
+        by_code = " ".join(
+            f"WHEN {code} < {bound} THEN {self.string(prefix)} || {self.hex_digits(code, digits)}"
+            for bound, prefix, digits in _CODE_ESCAPES
+        )
+        low, high = _PRINTABLE_ASCII
+        character = f"CASE {named} WHEN {code} BETWEEN {low} AND {high} THEN c {by_code} END"
+        # Each character in turn, in each engine's own way of walking a text.
+        characters = f"regexp_extract_all({text}, '(?s).', 0)"
+        if self.name == "spark":
+            return f"array_join(transform({characters}, c -> {character}), '')"
+        if self.name == "duckdb":
+            return f"array_to_string(list_transform({characters}, lambda c: {character}), '')"
+        # PostgreSQL splits an empty text into one empty piece.
+        pieces = f"regexp_split_to_table({text}, '') WITH ORDINALITY AS t(c, n) WHERE c <> ''"
+        return f"coalesce((SELECT string_agg({character}, '' ORDER BY n) FROM {pieces}), '')"
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS {self.text_type})"
@@ -85,20 +103,20 @@ class Dialect:
 
 
 DIALECTS: dict[SqlDialect, Dialect] = {
-    "duckdb": Dialect("duckdb", "VARCHAR", "DOUBLE", backslash_escapes=False, has_nul=True),
-    "postgresql": Dialect("postgresql", "TEXT", "DOUBLE PRECISION", backslash_escapes=False, has_nul=False),
-    "spark": Dialect("spark", "STRING", "DOUBLE", backslash_escapes=True, has_nul=True),
+    "duckdb": Dialect("duckdb", "VARCHAR", "DOUBLE", backslash_escapes=False),
+    "postgresql": Dialect("postgresql", "TEXT", "DOUBLE PRECISION", backslash_escapes=False),
+    "spark": Dialect("spark", "STRING", "DOUBLE", backslash_escapes=True),
 }
 
 
-def _python_repr(text: str, dialect: Dialect) -> str:
+def _shown(text: str, dialect: Dialect) -> str:
     """SQL for ``shown(text)`` of a text of at most ``MAX_ECHOED_CHARS`` characters, then the cut mark."""
     cut = (
         f"CASE WHEN length({text}) > {MAX_ECHOED_CHARS} "
         f"THEN substr({text}, 1, {MAX_ECHOED_CHARS}) || {dialect.string(CUT_MARK)} ELSE {text} END"
     )
     escaped = dialect.escaped(cut)
-    # repr's quote: a double quote when the text has a single one and no double one (the cut mark has neither).
+    # ascii's quote: a double quote when the text has a single one and no double one (the cut mark has neither).
     head = f"substr({text}, 1, {MAX_ECHOED_CHARS})"
     single, double = dialect.string("'"), dialect.string('"')
     uses_double = f"{dialect.contains(head, single)} AND NOT {dialect.contains(head, double)}"
@@ -132,7 +150,7 @@ class _Refusal:
 
     def message(self, dialect: Dialect) -> str:
         """``FeatureValues.refusal``'s message about the value, NULL when it is accepted."""
-        shown_value = f"CASE WHEN {self.quoted} THEN {_python_repr(self.value, dialect)} ELSE {self.value} END"
+        shown_value = f"CASE WHEN {self.quoted} THEN {_shown(self.value, dialect)} ELSE {self.value} END"
         return (
             f"CASE WHEN {self.value} IS NULL THEN {self.null_message} WHEN {self.accepted} THEN NULL "
             f"ELSE {self.prefix} || {shown_value} || {self.suffix} END"

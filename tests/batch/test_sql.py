@@ -25,8 +25,22 @@ from devtools.postgres import RunningPostgres, server_for_tests
 from tests.batch.test_paths_agree import COMMAND, FEATURES, api_verdicts, batch_verdicts, corpus_rows, every_car
 from tests.conftest import ARTICLE_ROW
 
-# Texts Python's repr quotes or escapes in its own ways (PostgreSQL's text cannot hold NUL).
-ESCAPED_VALUES = ["it's", 'it\'s "both"', "back\\slash", "tab\there", "line\nbreak", "\x7f\x85\xa0\xad", "'" * 120]
+# Texts Python's ascii quotes or escapes in its own ways, in each width of its escapes
+# (PostgreSQL's text cannot hold NUL): a no-break space, a zero-width one, a Cyrillic a, a car.
+ESCAPED_VALUES = [
+    "it's",
+    'it\'s "both"',
+    "back\\slash",
+    "tab\there",
+    "line\nbreak",
+    "\x01\x7f\x85\xa0\xad",
+    "'" * 120,
+    "high\xa0",
+    "\u200bhigh",
+    "\u0430cc",
+    "\U0001f697 and \ufeff",
+    "é" * 120,
+]
 TABLE = "cars"
 
 

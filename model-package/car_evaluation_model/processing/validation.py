@@ -102,10 +102,13 @@ def shown(value: Any) -> str:
     """A client's value as it appears inside an error message, bounded like ``echo``.
 
     Its ``repr`` (``'LOW'``, ``3``, ``[1, 2]``), except ``true``, ``false`` and ``null``: the
-    client sent JSON, or a table whose nulls and booleans are not Python's.
+    client sent JSON, or a table whose nulls and booleans are not Python's. A text is written as
+    ``ascii`` writes it, every character outside ASCII by its code: no value the domain allows
+    has one, and a no-break space (``'high\\xa0'``) or a look-alike letter (``'\\u0430cc'``) is
+    then seen for what it is. That rule depends on codes alone, so SQL writes it too (``sql``).
     """
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return repr(echo(value))
+        return ascii(echo(value))
     return _cut(_CLIENT_REPR.repr(value))
 
 

@@ -91,6 +91,19 @@ def test_bad_row_is_422_naming_row_field_and_allowed_values(
     assert ", ".join(allowed) in error["msg"]
 
 
+@pytest.mark.parametrize(
+    ("sent", "quoted"), [("\u0430cc", "'\\u0430cc'"), ("high\xa0", "'high\\xa0'"), ("\U0001f697", "'\\U0001f697'")]
+)
+def test_a_refused_text_shows_each_character_outside_ascii_by_its_code(
+    client: TestClient, sent: str, quoted: str
+) -> None:
+    """A look-alike letter or an invisible space is seen in the message; ``input`` is the text as sent."""
+    response = post_rows(client, [{**ARTICLE_ROW, "safety": sent}])
+    [error] = details(response)
+    assert error["input"] == sent
+    assert f"safety has the value {quoted}, which is not allowed" in error["msg"]
+
+
 def test_row_that_is_not_an_object(client: TestClient) -> None:
     response = post_rows(client, ["low,low,4,more,big,high"])
     assert response.status_code == 422

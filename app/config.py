@@ -2,17 +2,21 @@
 
 ``create_app(settings)`` puts them on the app's state (routes read them through
 ``app.api.deps.SettingsDep``) and, through the lifespan state, hands them to the server's
-protocol (``app.server_protocol``): nothing reads the module's ``settings`` while answering.
+protocol (``app.server_protocol``). ``load_settings`` reads them; a setting that does not
+validate is one line naming it, its value and what it allows (``InvalidSettingsError``), which
+the start command prints instead of pydantic's traceback.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, computed_field
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, computed_field
+from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
 
-from app.ledger.settings import LedgerSettings
+from app.ledger.settings import LedgerSettings, any_case
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 
 
 def parse_origins(value: Any) -> Any:
@@ -31,7 +35,7 @@ class Settings(LedgerSettings):
     API_V1_STR: str = "/api/v1"
     # A pydantic field: pydantic copies the default for each instance.
     BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = []  # noqa: RUF012
-    LOG_LEVEL: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_LEVEL: Annotated[LogLevel, any_case(LogLevel)] = "INFO"
     LOG_JSON: bool = False  # one JSON object per line, for log shippers in production
     ACCESS_LOG: bool = True  # one line per request; off where the proxy in front logs them
     MAX_ROWS_PER_REQUEST: int = Field(default=10_000, ge=1)
@@ -62,4 +66,27 @@ class Settings(LedgerSettings):
 # The key under which the app's lifespan state holds its settings, for the server's protocol.
 SETTINGS_STATE_KEY = "settings"
 
-settings = Settings()
+
+class InvalidSettingsError(ValueError):
+    """Settings from the environment (or ``.env``) that do not validate, described on one line."""
+
+
+def describe(error: ValidationError) -> str:
+    """Each setting refused, with the value given and what pydantic says it allows, on one line."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        name, *inner = problem["loc"]
+        where = f"{name}[{inner[0]}]" if inner else str(name)
+        message = problem["msg"]
+        problems.append(f"{where}={problem['input']!r}: {message[:1].lower()}{message[1:]}")
+    return f"invalid setting {'; '.join(problems)}"
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; ``InvalidSettingsError`` when one does not validate."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise InvalidSettingsError(describe(error)) from None
+    except SettingsError as error:  # a value pydantic-settings could not even decode
+        raise InvalidSettingsError(f"invalid setting: {error}") from None

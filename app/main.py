@@ -24,7 +24,7 @@ from app.access_log import access_log_for
 from app.api.main import routers
 from app.api.routing import error_shape_of
 from app.collector import collector_tuned
-from app.config import SETTINGS_STATE_KEY, Settings, settings
+from app.config import SETTINGS_STATE_KEY, Settings, load_settings
 from app.data_plane import AccessLineRecorder, DataPlane
 from app.error_handlers import install_error_handlers
 from app.errors import ErrorShapes
@@ -75,7 +75,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
     logger.info("application stopped")
 
 
-def create_app(settings: Settings = settings) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app with these settings; by default, those of the environment."""
+    settings = load_settings() if settings is None else settings
     setup_logging(settings)
     app = FastAPI(
         title=settings.PROJECT_NAME,

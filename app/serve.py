@@ -11,29 +11,40 @@ the shutdown bound goes to uvicorn; every log line, uvicorn's supervisor's inclu
 the service's format (``--log-config`` hands uvicorn's loggers to ``app.log``), so that
 ``LOG_JSON=true`` makes every line JSON.
 
+A mistake is one line and a non-zero exit, before anything is loaded: a setting that does not
+validate (exit status 2, ``app.config.InvalidSettingsError``) and an address already in use
+(exit status 1, with the option that chooses another port).
+
 With several workers, they share their metrics through files in ``PROMETHEUS_MULTIPROC_DIR``
 (app/metrics.py): it is created here, or emptied if it was given, before any worker starts,
-so that every scrape counts exactly this run's requests. One worker keeps its metrics in
-memory, which costs less per request and adds the process's own metrics.
+so that every scrape counts exactly this run's requests; a directory made here is removed when
+the service stops. One worker keeps its metrics in memory, which costs less per request and
+adds the process's own metrics.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
-import uvicorn.main
+from uvicorn.main import main as uvicorn_command
 
-from app.config import Settings
+from app.config import InvalidSettingsError, Settings, load_settings
 from app.log import setup_logging
 from app.metrics.files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 
 UVICORN_LOGGING = Path(__file__).with_name("uvicorn_logging.json")
+PROG = "python -m app"
+USAGE_ERROR = 2  # a wrong command line or setting, as click and argparse exit
+STARTUP_FAILURE = 1  # uvicorn's, for an address it cannot bind
 
 
 def default_arguments(settings: Settings) -> list[str]:
@@ -49,15 +60,45 @@ def default_arguments(settings: Settings) -> list[str]:
     ]
 
 
-def prepare_metrics_directory() -> Path:
-    """An empty directory for the workers' metric files, named in the environment they inherit."""
+@contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """An empty directory for the workers' metric files, named in the environment they inherit.
+
+    One given in ``PROMETHEUS_MULTIPROC_DIR`` is emptied and kept; one made here is removed after.
+    """
     given = multiprocess_dir()
     directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="car-evaluation-metrics-"))
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROCESS_DIR_VARIABLE] = str(directory)
-    return directory
+    try:
+        yield directory
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def address_in_use(arguments: Sequence[str]) -> str | None:
+    """Why uvicorn could not bind the address the arguments give, or None when it can.
+
+    Read with uvicorn's own options (``UVICORN_HOST``, ``UVICORN_PORT`` included) and bound as
+    uvicorn binds (``SO_REUSEADDR``), then let go: an address taken is found before the app
+    and its model load. A Unix socket or an inherited descriptor is left to uvicorn.
+    """
+    if {"--help", "--version"} & set(arguments):
+        return None
+    context = uvicorn_command.make_context(PROG, list(arguments), resilient_parsing=True)
+    host, port = context.params.get("host"), context.params.get("port")
+    if context.params.get("uds") or context.params.get("fd") is not None or host is None or port is None:
+        return None
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    return None
 
 
 def worker_count(arguments: Sequence[str]) -> int:
@@ -76,14 +117,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     # it has stopped cleanly, and a second Ctrl+C arriving as the process ends (tox forwards the
     # terminal's), would otherwise end it with a traceback and exit status 130.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    settings = Settings()
-    setup_logging(settings)
-    arguments = [*default_arguments(settings), *(sys.argv[1:] if argv is None else argv)]
-    if worker_count(arguments) > 1 or multiprocess_dir() is not None:
-        prepare_metrics_directory()
     try:
-        uvicorn.main.main(args=arguments, prog_name="python -m app", standalone_mode=False)
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
+        settings = load_settings()
+    except InvalidSettingsError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    arguments = [*default_arguments(settings), *(sys.argv[1:] if argv is None else argv)]
+    if (problem := address_in_use(arguments)) is not None:
+        print(
+            f"{PROG}: error: {problem}; choose another port: {PROG} --port 9000 (tox -e run -- --port 9000)",
+            file=sys.stderr,
+        )
+        return STARTUP_FAILURE
+    setup_logging(settings)
+    with ExitStack() as stack:
+        if worker_count(arguments) > 1 or multiprocess_dir() is not None:
+            stack.enter_context(metrics_directory())
+        try:
+            uvicorn_command.main(args=arguments, prog_name=PROG, standalone_mode=False)
+        except click.ClickException as error:
+            error.show()
+            return error.exit_code
     return 0

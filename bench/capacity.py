@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from app.config import settings
+from app.config import Settings
 from bench import results as results_file
 from bench.run import CONNECTIONS, ensure_wrk, request_body, run_wrk, wrk_script
 from devtools.processes import free_port
@@ -48,7 +48,7 @@ def measure(workers: int, *, wrk: str, scripts: dict[int, Path], seconds: int, l
         *("--workers", str(workers), "--no-access-log", "--log-level", "warning"),
     ]
     with running_server(logs / f"workers-{workers}.log", command=command, port=port) as server:
-        url = f"{server.base_url}{settings.API_V1_STR}/predict"
+        url = f"{server.base_url}{Settings().API_V1_STR}/predict"
         runs = {}
         for rows, script in scripts.items():
             run_wrk(wrk, url, script, 1)  # warm-up: every worker has answered

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from app.config import settings
+from app.config import Settings
 from bench import results as results_file
 from devtools.service import RunningServer, running_server
 
@@ -33,7 +33,7 @@ ROWS = 10_000
 def health_latencies(server: RunningServer, stop: threading.Event, out: list[float]) -> None:
     while not stop.is_set():
         started = time.perf_counter()
-        with urllib.request.urlopen(f"{server.base_url}{settings.API_V1_STR}/health", timeout=30) as response:
+        with urllib.request.urlopen(f"{server.base_url}{Settings().API_V1_STR}/health", timeout=30) as response:
             response.read()
         out.append(time.perf_counter() - started)
         time.sleep(0.02)
@@ -41,7 +41,7 @@ def health_latencies(server: RunningServer, stop: threading.Event, out: list[flo
 
 def invalid_batch(server: RunningServer, body: bytes, sizes: list[int]) -> None:
     request = urllib.request.Request(
-        f"{server.base_url}{settings.API_V1_STR}/predict", data=body, headers={"Content-Type": "application/json"}
+        f"{server.base_url}{Settings().API_V1_STR}/predict", data=body, headers={"Content-Type": "application/json"}
     )
     try:
         urllib.request.urlopen(request, timeout=60)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.config import settings
+from app.config import Settings
 from app.schemas.predict import ARTICLE_EXAMPLE
 from bench import micro
 from bench import results as results_file
@@ -80,7 +80,7 @@ class Server:
     """A server to measure: how to start it (``$PORT`` is its port), where to post, what."""
 
     command: str
-    path: str = f"{settings.API_V1_STR}/predict"
+    path: str = f"{Settings().API_V1_STR}/predict"
     env: dict[str, str] = field(default_factory=dict)
     body: Callable[[int], str] = request_body
 
@@ -100,7 +100,7 @@ SERVERS = {
     "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false"}),
     "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false"}),
     "(3v2) v2 infer": Server(SERVICE, path="/v2/models/car-evaluation/infer", body=v2_body),
-    "(3e) explain": Server(SERVICE, path=f"{settings.API_V1_STR}/explain"),
+    "(3e) explain": Server(SERVICE, path=f"{Settings().API_V1_STR}/explain"),
     "(4) article-style pipeline": Server(uvicorn("bench.apps.article:app")),
 }
 

@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
 
-from app.config import Settings, settings
+from app.config import Settings
 from app.main import app, create_app
 
-API = settings.API_V1_STR  # the prefix of the API routes, as the service is configured
+API = Settings().API_V1_STR  # the prefix of the API routes, as the service is configured
 
 ARTICLE_ROW: dict[str, Any] = {
     "buying": "low",

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OFF = "off"
+
+
+def any_case(names: Any) -> BeforeValidator:
+    """For a setting whose values are the names of a ``Literal``: any case spells the name."""
+    by_folded = {name.casefold(): name for name in get_args(names)}
+
+    def named(value: Any) -> Any:
+        return by_folded.get(value.casefold(), value) if isinstance(value, str) else value
+
+    return BeforeValidator(named)
+
+
+WhenFull = Literal["count", "refuse"]
 
 
 class LedgerSettings(BaseSettings):
@@ -24,7 +37,7 @@ class LedgerSettings(BaseSettings):
     # Bytes a worker's spool may hold that are not yet in the database (the database is down or slow).
     LEDGER_SPOOL_MAX_BYTES: int = Field(default=256 * 1024 * 1024, ge=4096)
     # At that bound: keep answering and count the predictions not recorded, or refuse (LedgerFullError: a 503).
-    LEDGER_WHEN_FULL: Literal["count", "refuse"] = "count"
+    LEDGER_WHEN_FULL: Annotated[WhenFull, any_case(WhenFull)] = "count"
     # Predictions older than this many days are dropped (a day's partition at a time on PostgreSQL).
     LEDGER_RETENTION_DAYS: int = Field(default=90, ge=1)
     # How often the background writer looks at the spool when it has caught up.

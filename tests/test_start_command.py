@@ -1,0 +1,133 @@
+"""The start command's mistakes and its stop: one line for a bad setting or a port in use, no leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.config import InvalidSettingsError, load_settings
+from devtools import REPO_ROOT
+from devtools.processes import free_port, running_process
+
+RUN_TIMEOUT_S = 120
+# Two workers each load the model on a shared machine: more than the usual 30 s to be ready.
+READY_TIMEOUT_S = 120
+
+
+def start(
+    arguments: list[str], environment: dict[str, str], *, python_options: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    """``python -m app`` run to its end: its exit status and what it wrote to stderr."""
+    run = subprocess.run(
+        [sys.executable, *python_options, "-m", "app", *arguments],
+        cwd=REPO_ROOT,
+        env={**environment_without_uvicorns(), **environment},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    return run.returncode, run.stderr
+
+
+def environment_without_uvicorns() -> dict[str, str]:
+    """The test's environment less uvicorn's own options (``tox -e run`` sets the address so)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("UVICORN_")}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("MAX_ROWS_PER_REQUEST", "ten", "valid integer"),
+        ("MAX_ROWS_PER_REQUEST", "0", "greater than or equal to 1"),
+        ("LOG_LEVEL", "loud", "'DEBUG'"),
+        ("LEDGER_WHEN_FULL", "wait", "'count' or 'refuse'"),
+    ],
+)
+def test_a_setting_that_does_not_validate_is_one_line_naming_it_its_value_and_what_is_allowed(
+    name: str, value: str, allowed: str
+) -> None:
+    status, stderr = start(["--port", str(free_port())], {name: value})
+    assert status == 2
+    assert len(stderr.splitlines()) == 1, stderr
+    assert f"{name}={value!r}" in stderr
+    assert allowed in stderr
+
+
+def test_every_setting_that_does_not_validate_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_UPLOAD_ROWS", "many")
+    monkeypatch.setenv("BACKEND_CORS_ORIGINS", "https://a.example,not a url")
+    with pytest.raises(InvalidSettingsError) as refused:
+        load_settings()
+    assert "MAX_UPLOAD_ROWS='many'" in str(refused.value)
+    assert "BACKEND_CORS_ORIGINS[1]='not a url'" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "read"),
+    [("LOG_LEVEL", "debug", "DEBUG"), ("LOG_LEVEL", "Warning", "WARNING"), ("LEDGER_WHEN_FULL", "REFUSE", "refuse")],
+)
+def test_a_setting_whose_values_are_names_takes_them_in_any_case(
+    name: str, given: str, read: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, given)
+    assert getattr(load_settings(), name) == read
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("given_as", ["option", "tox -e run's environment"])
+def test_a_port_in_use_is_one_line_with_the_way_to_choose_another_before_the_model_loads(
+    taken_port: int, given_as: str
+) -> None:
+    arguments, environment = ["--port", str(taken_port)], {}
+    if given_as != "option":
+        arguments, environment = [], {"UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(taken_port)}
+    # -X importtime: every module the process imported, one line each, on stderr.
+    status, stderr = start(arguments, environment, python_options=("-X", "importtime"))
+    imported = [line for line in stderr.splitlines() if line.startswith("import time:")]
+    said = [line for line in stderr.splitlines() if not line.startswith("import time:")]
+    assert status == 1
+    assert len(said) == 1, said
+    assert f"127.0.0.1:{taken_port}" in said[0]
+    assert "--port 9000" in said[0]
+    assert "tox -e run -- --port 9000" in said[0]
+    assert imported, "the importtime lines are the evidence of what loaded"
+    assert not [line for line in imported if "car_evaluation_model" in line]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_two_workers_stopped_cleanly_leave_no_temporary_directory(tmp_path: Path, stop: signal.Signals) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    port = free_port()
+    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    environment = {"TMPDIR": str(temporary), "WEB_CONCURRENCY": "", "PROMETHEUS_MULTIPROC_DIR": ""}
+    with running_process(
+        command,
+        log_path=tmp_path / "server.log",
+        ready_url=f"http://127.0.0.1:{port}/api/v1/health",
+        env=environment,
+        cwd=REPO_ROOT,
+        ready_timeout=READY_TIMEOUT_S,
+    ) as process:
+        assert [path.name.startswith("car-evaluation-metrics-") for path in temporary.iterdir()] == [True]
+        process.send_signal(stop)
+        status = process.wait(timeout=RUN_TIMEOUT_S)
+    logs = (tmp_path / "server.log").read_text()
+    assert status == 0, logs
+    assert list(temporary.iterdir()) == []
+    assert "Traceback" not in logs

@@ -6,6 +6,9 @@ never ``true``). ``FeatureValues.index`` decides whether one value is accepted, 
 ``FeatureValues.refusal`` words the refusal: rows, columns, data frames, batch tables,
 ``CarInput`` (the pydantic model of the API's schema) and the service's two API shapes all
 go through these two, so they accept the same values and refuse them with the same message.
+Values stay strict; a refused text that is an allowed value but for the case of its letters
+and its spaces, hyphens and underscores (``'LOW'``, ``'v-high'``, ``'5 more'``) is refused with
+"did you mean" that value (``suggestions``).
 
 The valid cars form a finite grid, ``Domain``: its combinations are numbered in
 ``itertools.product`` order, the C (row-major) order of an array shaped
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import string
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -44,6 +48,19 @@ from car_evaluation_model.processing.validation import (
 # The most cars a config may describe: the model is compiled to a table of its answers over all
 # of them (``prediction_table``), and rows are looked up in a table of their spellings.
 MAX_CARS = 100_000
+
+# What a suggestion overlooks in a refused text: the case of A-Z, and these characters. Only
+# what SQL's translate() computes exactly (``sql.py``): every path, the SQL and Spark scripts
+# included, offers the same suggestion for the same value; a likeness score (difflib) has no
+# exact equal in SQL.
+SUGGESTION_FOLDED = (string.ascii_uppercase, string.ascii_lowercase)
+SUGGESTION_DROPPED = " -_"
+_SUGGESTION_KEY = str.maketrans(*SUGGESTION_FOLDED, SUGGESTION_DROPPED)
+
+
+def suggestion_key(text: str) -> str:
+    """``text`` as a suggestion compares it: A-Z in lower case, without spaces, hyphens and underscores."""
+    return text.translate(_SUGGESTION_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +95,21 @@ class FeatureValues:
         return self.values[index]
 
     def refusal(self, row: int | None, value: Any) -> RowError:
-        """The error for a value this feature does not accept."""
+        """The error for a value this feature does not accept, with a suggestion when one is near."""
         allowed = ", ".join(self.values)
         if is_null(value):
             return self._error(row, None, "null_value", f"{self.name} must not be null; allowed values: {allowed}")
+        suggestion = self.suggestions.get(suggestion_key(value), "") if isinstance(value, str) else ""
         message = f"{self.name} has the value {shown(value)}, which is not allowed; allowed values: {allowed}"
-        return self._error(row, echo(value), "value_not_allowed", message)
+        return self._error(row, echo(value), "value_not_allowed", message + suggestion)
+
+    @property
+    def suggestions(self) -> dict[str, str]:
+        """``suggestion_key`` of an allowed value -> the words a refusal adds for a text with that key."""
+        words: dict[str, str] = {}
+        for value in self.values:  # two values with one key: the first is suggested
+            words.setdefault(suggestion_key(value), f"; did you mean {shown(value)}?")
+        return words
 
     def missing(self, row: int | None) -> RowError:
         return self._error(row, None, "missing", f"{self.name} is required; allowed values: {', '.join(self.values)}")

@@ -6,7 +6,8 @@ every car with its prediction and class probabilities (``model_table``; each dou
 ``<table>``, then those ``batch.score`` adds. A valid row is scored by a join with the model's
 table; any other row gets a NULL prediction and the API's messages in ``error``.
 
-The words of a refusal come from ``FeatureValues.refusal`` itself, and the value is quoted as
+The words of a refusal come from ``FeatureValues.refusal`` itself (its suggestion from
+``FeatureValues.suggestions``, the key by ``translate``), and the value is quoted as
 ``processing.validation.shown`` quotes a text: cut to ``MAX_ECHOED_CHARS``, then Python's
 ``ascii`` (its choice of quote, its named escapes taken from ``ascii`` itself, and every other
 character outside printable ASCII written by its code). Each feature is read as text
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from car_evaluation_model import batch
-from car_evaluation_model.domain import FeatureValues
+from car_evaluation_model.domain import SUGGESTION_DROPPED, SUGGESTION_FOLDED, FeatureValues, suggestion_key
 from car_evaluation_model.file_formats import SqlDialect
 from car_evaluation_model.model_table import model_table
 from car_evaluation_model.predict import trained_table
@@ -95,6 +96,11 @@ class Dialect:
         pieces = f"regexp_split_to_table({text}, '') WITH ORDINALITY AS t(c, n) WHERE c <> ''"
         return f"coalesce((SELECT string_agg({character}, '' ORDER BY n) FROM {pieces}), '')"
 
+    def suggestion_key(self, text: str) -> str:
+        """SQL for ``domain.suggestion_key(text)``: translate() drops what its target does not list."""
+        folded, to = SUGGESTION_FOLDED
+        return f"translate({text}, {self.string(folded + SUGGESTION_DROPPED)}, {self.string(to)})"
+
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS {self.text_type})"
 
@@ -147,18 +153,22 @@ class _Refusal:
     accepted: str  # SQL boolean: the value is accepted
     prefix: str
     suffix: str
+    suggestion: str  # the words a text adds ('' when none)
 
     def message(self, dialect: Dialect) -> str:
         """``FeatureValues.refusal``'s message about the value, NULL when it is accepted."""
         shown_value = f"CASE WHEN {self.quoted} THEN {_shown(self.value, dialect)} ELSE {self.value} END"
+        suggestion = f"CASE WHEN {self.quoted} THEN {self.suggestion} ELSE '' END"
         return (
             f"CASE WHEN {self.value} IS NULL THEN {self.null_message} WHEN {self.accepted} THEN NULL "
-            f"ELSE {self.prefix} || {shown_value} || {self.suffix} END"
+            f"ELSE {self.prefix} || {shown_value} || {self.suffix} || {suggestion} END"
         )
 
 
 def _words(feature: FeatureValues, dialect: Dialect) -> tuple[str, str, str, list[str]]:
     """The refusal's words before and after the value, its message for a null, the accepted texts: as SQL."""
+    if suggestion_key(_VALUE_MARK) in feature.suggestions:
+        raise ValueError(f"{feature.name}: an allowed value is too like {_VALUE_MARK!r} to word its refusals in SQL")
     prefix, suffix = feature.refusal(None, _VALUE_MARK)["message"].split(shown(_VALUE_MARK))
     null_message = feature.refusal(None, None)["message"]
     accepted = [dialect.string(text) for text in accepted_texts(feature)]
@@ -179,18 +189,27 @@ def error_expression(
         records = []
         for feature, value, is_quoted in zip(features, values, quoted, strict=True):
             prefix, suffix, null_message, accepted = _words(feature, dialect)
+            suggestions = ", ".join(
+                f"{dialect.string(key)}, {dialect.string(words)}" for key, words in feature.suggestions.items()
+            )
             records.append(
                 f"named_struct('v', {value}, 'q', {str(is_quoted).lower()}, 'n', {null_message}, "
-                f"'a', array({', '.join(accepted)}), 'p', {prefix}, 's', {suffix})"
+                f"'a', array({', '.join(accepted)}), 'p', {prefix}, 's', {suffix}, 'g', map({suggestions}))"
             )
-        refusal = _Refusal("f.v", "f.q", "f.n", "array_contains(f.a, f.v)", "f.p", "f.s")
+        suggestion = f"coalesce(try_element_at(f.g, {dialect.suggestion_key('f.v')}), '')"
+        refusal = _Refusal("f.v", "f.q", "f.n", "array_contains(f.a, f.v)", "f.p", "f.s", suggestion)
         return f"array_join(transform(array({', '.join(records)}), f -> {refusal.message(dialect)}), {separator})"
     refusals = []
     for feature, value, is_quoted in zip(features, values, quoted, strict=True):
         prefix, suffix, null_message, accepted = _words(feature, dialect)
         in_accepted = f"{value} IN ({', '.join(accepted)})"
         quoted_sql = "TRUE" if is_quoted else "FALSE"
-        refusals.append(_Refusal(value, quoted_sql, null_message, in_accepted, prefix, suffix).message(dialect))
+        cases = " ".join(
+            f"WHEN {dialect.string(key)} THEN {dialect.string(words)}" for key, words in feature.suggestions.items()
+        )
+        suggestion = f"CASE {dialect.suggestion_key(value)} {cases} ELSE '' END"
+        refusal = _Refusal(value, quoted_sql, null_message, in_accepted, prefix, suffix, suggestion)
+        refusals.append(refusal.message(dialect))
     return f"concat_ws({separator}, {', '.join(refusals)})"
 
 

@@ -4,10 +4,11 @@ import math
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from car_evaluation_model import InvalidRowsError, RowError
 from car_evaluation_model.config.core import config
-from car_evaluation_model.domain import domain_of
+from car_evaluation_model.domain import CarInput, domain_of
 from car_evaluation_model.processing.validation import MAX_ECHOED_CHARS, MAX_LISTED_ERRORS, Columns
 
 BUYING = ["low", "med", "high", "vhigh"]
@@ -50,6 +51,38 @@ def test_unknown_value_names_field_and_allowed_values(good_row: dict[str, object
     assert error["allowed"] == BUYING
     assert error["type"] == "value_not_allowed"
     assert "low, med, high, vhigh" in str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "suggested"),
+    [
+        ("buying", "LOW", "low"),
+        ("buying", "VHIGH ", "vhigh"),
+        ("maint", "v-high", "vhigh"),
+        ("doors", "5 More", "5more"),
+    ],
+)
+def test_a_text_that_is_an_allowed_value_but_for_case_spaces_and_hyphens_is_refused_with_that_value(
+    good_row: dict[str, object], field: str, value: str, suggested: str
+) -> None:
+    error = only_error({**good_row, field: value})
+    allowed = ", ".join(DOMAIN.values[field])
+    assert error["type"] == "value_not_allowed"
+    assert error["message"] == (
+        f"{field} has the value {value!r}, which is not allowed; allowed values: {allowed}; did you mean {suggested!r}?"
+    )
+
+
+@pytest.mark.parametrize("value", ["cheap", "hihg", "vhİgh", "\uff2c\uff2f\uff37", 3, True])
+def test_a_value_unlike_any_allowed_one_gets_no_suggestion(good_row: dict[str, object], value: object) -> None:
+    assert "did you mean" not in str(only_error({**good_row, "buying": value})["message"])
+
+
+def test_the_api_schema_and_the_rows_word_a_refusal_alike(good_row: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        CarInput(**{**good_row, "safety": "High"})
+    assert str(only_error({**good_row, "safety": "High"})["message"]) in str(refused.value)
+    assert "did you mean 'high'?" in str(refused.value)
 
 
 def test_integer_that_is_not_a_value_is_rejected(good_row: dict[str, object]) -> None:

@@ -44,6 +44,8 @@ ODD_VALUES: list[str | None] = [
     "4", "5more", "2", "more", "low", "vhigh", "big", "high",
     "2.5", "4.0", "four", " 4", "4 ", "LOW", "Low ", "VHIGH", "0", "1", "true", "True",
     "", "null", "None", "NaN", "'low'", "low;med", '"quoted"', "a,b", "é", "Ünïcödé 🚗", "x" * 300,
+    # Near an allowed value (a suggestion), and near only to a case folding that is not ASCII's (none).
+    "v-high", "5 More", "5_MORE", "-2", "vhİgh", "\uff2c\uff2f\uff37", "ß", "\uff28igh",
     None,
 ]  # fmt: skip
 

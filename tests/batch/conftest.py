@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import dask
 import pytest
 from distributed import Client, LocalCluster
 
@@ -34,8 +35,11 @@ def spark() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def dask_client() -> Iterator[Any]:
+def dask_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # The scheduler's and workers' scratch space in the run's own directory: by default each
+    # leaves a dask-scratch-space directory in the system's temporary directory.
     with (
+        dask.config.set({"temporary-directory": str(tmp_path_factory.mktemp("dask"))}),
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         ) as cluster,

@@ -44,7 +44,7 @@ from app.metrics.files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 UVICORN_LOGGING = Path(__file__).with_name("uvicorn_logging.json")
 PROG = "python -m app"
 USAGE_ERROR = 2  # a wrong command line or setting, as click and argparse exit
-STARTUP_FAILURE = 1  # uvicorn's, for an address it cannot bind
+STARTUP_FAILURE = 1  # the service could not start: its address is taken
 
 
 def default_arguments(settings: Settings) -> list[str]:

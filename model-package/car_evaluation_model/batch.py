@@ -103,19 +103,29 @@ class Verdicts:
 
     valid: np.ndarray  # bool per row
     positions: np.ndarray  # position per row; 0 where invalid
-    errors: pa.Array  # string per row, null where valid
+    messages: list[str]  # each distinct error message
+    message_of_row: np.ndarray  # per row, its message's index in ``messages``; 0 where valid
     problems: dict[tuple[str | None, str], int]  # (field, RowError type) -> rows refused for it, as RowError has them
 
-    def added_columns(self, table: PredictionTable) -> list[pa.Array]:
-        """``prediction``, the probabilities and ``error``, in ``output_columns`` order."""
+    def added_columns(self, table: PredictionTable, text_type: pa.DataType) -> list[pa.Array]:
+        """``prediction``, the probabilities and ``error``, in ``output_columns`` order.
+
+        ``text_type``: the Arrow type of the two text columns (pandas keeps its text in
+        ``large_string``, which a column of that type becomes without a copy).
+        """
         invalid = ~self.valid
         positions = pa.array(self.positions, mask=invalid)
-        labels = pc.take(pa.array(table.labels, pa.string()), positions)
+        labels = pc.take(pa.array(table.labels, text_type), positions)
         probabilities = table.probabilities[self.positions]
+        errors = (
+            pc.take(pa.array(self.messages, text_type), pa.array(self.message_of_row, mask=self.valid))
+            if self.messages
+            else pa.nulls(len(self.valid), text_type)
+        )
         return [
             labels,
             *(pa.array(probabilities[:, column], mask=invalid) for column in range(len(table.classes))),
-            self.errors,
+            errors,
         ]
 
 
@@ -143,7 +153,8 @@ def judge(domain: Domain, columns: Sequence[EncodedColumn]) -> Verdicts:
                 problems[feature.name, refusal["type"]] += count
     positions[~valid] = 0
     texts = [[refusal["message"] for refusal in feature_refusals] for feature_refusals in refusals]
-    return Verdicts(valid, positions, _messages(~valid, refusal_codes, texts), {k: v for k, v in problems.items() if v})
+    messages, message_of_row = _messages(~valid, refusal_codes, texts)
+    return Verdicts(valid, positions, messages, message_of_row, {k: v for k, v in problems.items() if v})
 
 
 def _decide(feature: FeatureValues, distinct: list[Any]) -> tuple[np.ndarray, np.ndarray, list[RowError]]:
@@ -161,11 +172,17 @@ def _decide(feature: FeatureValues, distinct: list[Any]) -> tuple[np.ndarray, np
     return value_index, refusal_of_distinct, refusals
 
 
-def _messages(invalid: np.ndarray, refusal_codes: list[np.ndarray], refusal_texts: list[list[str]]) -> pa.Array:
-    """Each invalid row's refusals joined, worded once per distinct combination of refusals."""
+def _messages(
+    invalid: np.ndarray, refusal_codes: list[np.ndarray], refusal_texts: list[list[str]]
+) -> tuple[list[str], np.ndarray]:
+    """Each invalid row's refusals joined, worded once per distinct combination of refusals.
+
+    The distinct messages, and per row the index of its own (0 for a valid row).
+    """
     rows = len(invalid)
+    message_of_row = np.zeros(rows, dtype=np.intp)
     if not invalid.any():
-        return pa.nulls(rows, pa.string())
+        return [], message_of_row
     combinations, combination_of_row = np.unique(
         np.stack([codes[invalid] for codes in refusal_codes], axis=1), axis=0, return_inverse=True
     )
@@ -173,9 +190,8 @@ def _messages(invalid: np.ndarray, refusal_codes: list[np.ndarray], refusal_text
         ERROR_SEPARATOR.join(refusal_texts[feature][code] for feature, code in enumerate(combination) if code >= 0)
         for combination in combinations.tolist()
     ]
-    message_of_row = np.zeros(rows, dtype=np.intp)
     message_of_row[invalid] = combination_of_row.reshape(-1)
-    return pc.take(pa.array(texts, pa.string()), pa.array(message_of_row, mask=~invalid))
+    return texts, message_of_row
 
 
 def check_columns(names: Sequence[str]) -> None:
@@ -221,7 +237,7 @@ def score_arrow(table: pa.Table) -> ScoredTable:
     domain = predictions.domain
     _check_columns(table.schema.names, domain, predictions.classes)
     verdicts = judge(domain, [encode_arrow(table.column(name)) for name in domain.feature_names])
-    columns = [*table.columns, *verdicts.added_columns(predictions)]
+    columns = [*table.columns, *verdicts.added_columns(predictions, pa.string())]
     schema = pa.schema([*table.schema, *output_fields(predictions.classes)], metadata=table.schema.metadata)
     return ScoredTable(pa.Table.from_arrays(columns, schema=schema), verdicts, domain)
 
@@ -244,6 +260,7 @@ def score(table: Table) -> Table:
     _check_columns([str(name) for name in table.columns], domain, predictions.classes)
     verdicts = judge(domain, [encode_pandas(table[name]) for name in domain.feature_names])
     scored = table.copy(deep=False)
-    for field, column in zip(output_fields(predictions.classes), verdicts.added_columns(predictions), strict=True):
+    added = verdicts.added_columns(predictions, pa.large_string())
+    for field, column in zip(output_fields(predictions.classes), added, strict=True):
         scored[field.name] = column.to_pandas().set_axis(table.index)
     return scored

@@ -20,7 +20,9 @@ from app.ledger.gauges import PerformanceCollector
 from app.main import create_app
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
-from devtools.service import running_server
+from devtools.programs import require_program
+from devtools.prometheus import running_prometheus
+from devtools.service import RunningServer, running_server
 from tests.conftest import API
 from tests.inference_protocol.clients import ALL_CARS
 from tests.ledger.conftest import OpenLedger, new_database
@@ -106,36 +108,77 @@ def request_json(url: str, body: Any = None, headers: dict[str, str] | None = No
         return response.read().decode() if url.endswith("/metrics") else json.loads(response.read())
 
 
-def test_every_worker_scraped_gives_the_figures_once(tmp_path: Path) -> None:
+# 240 predictions, every one labelled unacc: enough labels (200) for the alert rules to compare.
+WORKER_CARS: list[dict[str, Any]] = ALL_CARS.sample(240, random_state=13).to_dict("records")  # type: ignore[assignment]
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, dict[str, Any]]]:
+    """The service with two workers and its ledger on, its predictions labelled and written: with
+    what /api/v1/performance answers for them."""
+    directory = tmp_path_factory.mktemp("two-workers")
     environment = {
         "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        "PROMETHEUS_MULTIPROC_DIR": str(directory / "metrics"),
+        "LEDGER_URL": f"sqlite:///{directory / 'ledger.sqlite3'}",
+        "LEDGER_DATA_DIR": str(directory / "data"),
         "LEDGER_FLUSH_SECONDS": "0.05",
         "FEEDBACK_TOKEN": TOKEN,
     }
-    with running_server(tmp_path / "server.log", env=environment) as server:
+    with running_server(directory / "server.log", env=environment) as server:
         api = f"{server.base_url}{API}"
-        for index in range(6):
-            rows = CARS[index * 5 : index * 5 + 5]
-            predicted = request_json(f"{api}/predict", {"inputs": rows}, {"X-Request-ID": f"w-{index}"})["predictions"]
-            labels = [{"request_id": f"w-{index}", "row": row, "label": "unacc"} for row in range(len(predicted))]
+        for index in range(8):
+            rows = WORKER_CARS[index * 30 : index * 30 + 30]
+            request_json(f"{api}/predict", {"inputs": rows}, {"X-Request-ID": f"w-{index}"})
+            labels = [{"request_id": f"w-{index}", "row": row, "label": "unacc"} for row in range(len(rows))]
             request_json(f"{api}/feedback", {"labels": labels}, {"Authorization": f"Bearer {TOKEN}"})
         deadline = time.monotonic() + 30
-        while (versions := request_json(f"{api}/performance")["versions"]) == [] or versions[0]["predictions"] < 30:
+        while not (versions := request_json(f"{api}/performance")["versions"]) or versions[0]["predictions"] < 240:
             assert time.monotonic() < deadline, "the workers' writers did not write every prediction"
             time.sleep(0.2)
         [version] = versions
-        by_version = (("model_version", version["model_version"]),)
+        assert version["labelled"] == 240
+        yield server, version
 
-        for _ in range(6):
-            exposition = request_json(f"{server.base_url}/metrics")
-            accuracy = [line for line in exposition.splitlines() if line.startswith("car_evaluation_ledger_accuracy{")]
-            assert len(accuracy) == 1, exposition  # one series, not one per worker
-            found = samples(exposition)
-            assert found[("car_evaluation_ledger_accuracy", by_version)] == version["accuracy"]
-            assert found[("car_evaluation_ledger_labelled", by_version)] == 30
+
+def test_every_worker_scraped_gives_the_figures_once(two_workers: tuple[RunningServer, dict[str, Any]]) -> None:
+    server, version = two_workers
+    by_version = (("model_version", version["model_version"]),)
+    for _ in range(6):
+        exposition = request_json(f"{server.base_url}/metrics")
+        accuracy = [line for line in exposition.splitlines() if line.startswith("car_evaluation_ledger_accuracy{")]
+        assert len(accuracy) == 1, exposition  # one series, not one per worker
+        found = samples(exposition)
+        assert found[("car_evaluation_ledger_accuracy", by_version)] == version["accuracy"]
+        assert found[("car_evaluation_ledger_labelled", by_version)] == 240
+
+
+def test_a_real_prometheus_records_the_live_performance(
+    two_workers: tuple[RunningServer, dict[str, Any]], tmp_path: Path
+) -> None:
+    binary = require_program("prometheus", "prometheus")
+    server, version = two_workers
+    target = server.base_url.removeprefix("http://")
+    with running_prometheus([target], tmp_path, binary=binary, target_labels=[{"track": "stable"}]) as prometheus:
+        [served] = prometheus.wait_for("car_evaluation:served_version")
+        [accuracy] = prometheus.wait_for("car_evaluation:ledger_accuracy")
+        [stable] = prometheus.wait_for("car_evaluation:ledger_stable_accuracy")
+        [share] = prometheus.wait_for("car_evaluation:ledger_labelled_share")
+        # Labels all unacc: the accuracy is the unacc share of the predictions, far below the
+        # estimate; the alert is pending (it fires after 15 minutes).
+        [pending] = prometheus.wait_for('ALERTS{alertname="CarEvaluationAccuracyBelowEstimate"}')
+        below_stable = prometheus.query('ALERTS{alertname="CarEvaluationAccuracyBelowStable"}')
+
+    name = version["model_version"]
+    assert served.labels == {"__name__": "car_evaluation:served_version", "track": "stable", "model_version": name}
+    assert accuracy.labels == {"__name__": "car_evaluation:ledger_accuracy", "model_version": name}
+    assert accuracy.value == version["accuracy"]
+    assert version["estimated_accuracy"] - version["accuracy"] > 0.05
+    assert stable.value == version["accuracy"]  # the version the stable target serves, with 240 labels
+    assert share.value == 1.0
+    assert pending.labels["model_version"] == name
+    assert pending.labels["alertstate"] == "pending"
+    assert below_stable == []  # no canary
 
 
 def test_a_version_without_labels_has_no_accuracy(served: TestClient) -> None:

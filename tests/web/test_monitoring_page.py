@@ -81,6 +81,9 @@ def loaded(page: Any) -> dict[str, str]:
 def test_the_page_shows_the_ledgers_figures(
     page: Any, live_server: RunningServer, labelled: int, tmp_path: Path
 ) -> None:
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.on("console", lambda message: script_errors.append(message.text) if message.type == "error" else None)
     page.goto("/")
     page.get_by_role("link", name="Monitoring").click()
     assert page.url == f"{live_server.base_url}/monitoring"
@@ -119,6 +122,7 @@ def test_the_page_shows_the_ledgers_figures(
         labelled_in_points += int(point.get_attribute("data-labelled"))
     assert labelled_in_points == labelled
 
+    assert script_errors == []
     screenshot = tmp_path / "monitoring.png"
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.read_bytes().startswith(PNG_SIGNATURE)

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from loguru import logger
+from prometheus_client import CollectorRegistry
 
 from app import __version__ as api_version
 from app.access_log import access_log_for
@@ -30,6 +31,7 @@ from app.error_handlers import install_error_handlers
 from app.errors import ErrorShapes
 from app.inference_protocol.schemas import InferenceRequest
 from app.ledger import Ledger
+from app.ledger.gauges import PerformanceCollector
 from app.ledger.metrics import LedgerMetrics
 from app.ledger_recorder import LedgerRecorder
 from app.log import setup_logging
@@ -62,11 +64,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
     recorder = None if ledger is None else LedgerRecorder(ledger)
     if recorder is not None:
         app.state.data_plane.attach(recorder)
+    scrape_time, gauges = app.state.scrape_time_registry, None
+    if ledger is not None and scrape_time is not None:
+        gauges = PerformanceCollector(ledger.performance)
+        scrape_time.register(gauges)
     # A second Ctrl+C makes uvicorn skip the app's shutdown and cancel it as the process ends:
     # it still runs, and the app ends as it does after one Ctrl+C.
     with contextlib.suppress(asyncio.CancelledError), collector_tuned(app.state.settings.GC_TUNING):
         # The lifespan state reaches the server too: its protocol reads its limits from it.
         yield {SETTINGS_STATE_KEY: app.state.settings}
+    if gauges is not None:
+        scrape_time.unregister(gauges)
     if recorder is not None:
         app.state.data_plane.detach(recorder)
     if ledger is not None:
@@ -107,6 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.model_facts = ModelFacts(registry) if registry is not None else None
     app.state.ledger_metrics = LedgerMetrics(registry)
     app.state.ledger = None  # opened in the lifespan, in each worker
+    # What a scrape reads from a database (the ledger's live performance): the same in every
+    # worker, so kept out of the multiprocess files, and read off the event loop.
+    app.state.scrape_time_registry = CollectorRegistry() if registry is not None else None
     http_metrics = None
     app.state.before_scrape = []  # what adds its waiting values to the metrics before a scrape
     if registry is not None:

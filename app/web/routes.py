@@ -1,12 +1,13 @@
-"""The human side: the index page with a prediction form, and Swagger UI served offline.
+"""The human side: the index page with a prediction form, the monitoring page, and Swagger UI served offline.
 
 Swagger UI follows FastAPI's self-hosting recipe: the app is built with ``docs_url=None``
 and this router serves ``/docs`` with the vendored ``swagger-ui-dist`` files, so the page
 needs no outside host (the validator badge, which calls one, is switched off).
 
-Both pages link to assets and the API by relative URLs (no scheme, no host, no leading
-slash), resolved by the browser against the page's own address: they work unchanged
-behind an https proxy and under a path prefix that the proxy strips (deploy/nginx/).
+The monitoring page draws the ledger's live performance (``GET /api/v1/performance``) in the
+browser, with inline SVG. All pages link to assets and the API by relative URLs (no scheme, no
+host, no leading slash), resolved by the browser against the page's own address: they work
+unchanged behind an https proxy and under a path prefix that the proxy strips (deploy/nginx/).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from car_evaluation_model.config.core import config
 WEB_DIR = Path(__file__).parent
 STATIC_URL = "/static"
 DOCS_URL = "/docs"
-# Relative to the pages, which are both at the service's top level ("/" and "/docs").
+# Relative to the pages, which are all at the service's top level ("/", "/monitoring", "/docs").
 STATIC_LINK = STATIC_URL.removeprefix("/")
 SWAGGER_UI_LINK = f"{STATIC_LINK}/swagger-ui"
 
@@ -60,6 +61,15 @@ def index(request: Request, settings: SettingsDep) -> HTMLResponse:
             "features": config.model.features,
             "classes": config.model.classes,
         },
+    )
+
+
+@root_router.get("/monitoring", response_class=HTMLResponse)
+def monitoring(request: Request, settings: SettingsDep) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "monitoring.html",
+        {"project_name": settings.PROJECT_NAME, "static": STATIC_LINK, "api": api_link(settings)},
     )
 
 

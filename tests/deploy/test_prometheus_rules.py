@@ -74,6 +74,41 @@ def test_rule_unit_tests_pass(promtool: str) -> None:
             "sum (car_evaluation_ledger_spool_bytes)",
             id="spools summed over replicas",
         ),
+        pytest.param(
+            "on (model_version) car_evaluation:ledger_accuracy > 0.05",
+            "on (model_version) car_evaluation:ledger_accuracy > 0.1",
+            id="estimate margin raised",
+        ),
+        pytest.param(
+            "group_right () car_evaluation:ledger_accuracy > 0.05",
+            "group_right () car_evaluation:ledger_accuracy > 0.1",
+            id="stable margin raised",
+        ),
+        pytest.param(
+            "max by (model_version) (car_evaluation_ledger_labelled)\n",
+            "sum by (model_version) (car_evaluation_ledger_labelled)\n",
+            id="labels summed over replicas",
+        ),
+        pytest.param(
+            "car_evaluation:ledger_labelled >= 200\n          )",
+            "car_evaluation:ledger_labelled >= 10\n          )",
+            id="stable label minimum lowered",
+        ),
+        pytest.param(
+            "car_evaluation:ledger_labelled >= 200\n            and on (model_version)\n          group by",
+            "car_evaluation:ledger_labelled >= 10\n            and on (model_version)\n          group by",
+            id="estimate label minimum lowered",
+        ),
+        pytest.param(
+            "group by (model_version) (car_evaluation:served_version)",
+            "group by (model_version) (car_evaluation:ledger_labelled)",
+            id="versions nobody serves alert",
+        ),
+        pytest.param(
+            'car_evaluation:served_version{track="stable"}',
+            'car_evaluation:served_version{track="canary"}',
+            id="stable taken from the canary",
+        ),
     ],
 )
 def test_rule_unit_tests_catch_a_broken_rule(promtool: str, tmp_path: Path, original: str, broken: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from app.ledger.batch import HEADER, decode
+from app.ledger.batch import HEADER, decode, extent
 from app.ledger.metrics import LedgerMetrics
 from app.ledger.schema import migrate
 from app.ledger.spool import Spool, SpoolFile, claim_orphans
@@ -159,16 +159,17 @@ class Writer:
         data = _read(spool_file, spool_file.written, CHUNK_BYTES)
         if len(data) >= HEADER.size and (length := HEADER.unpack_from(data)[0]) > len(data):
             data = _read(spool_file, spool_file.written, length)  # one frame larger than a chunk
-        decoded = list(decode(data))
-        frames = [frame for _, frame in decoded]
-        end = decoded[-1][0] if decoded else 0
-        if frames:
-            self.store.prepare({_day(frame.time) for frame in frames})
-            self.store.write(spool_file.path.name, frames, spool_file.written + end)
-            spool_file.written += end
+        # The headers first (the days to make room for), then the frames decoded as they are
+        # written: a chunk of frames alive at once would make the collector walk the heap.
+        span = extent(data)
+        if span.end:
+            self.store.prepare(_days(span.first_time, span.last_time))
+            frames = (frame for _, frame in decode(memoryview(data)[: span.end]))
+            self.store.write(spool_file.path.name, frames, spool_file.written + span.end)
+            spool_file.written += span.end
             if not orphan:
-                self.spool.written += end
-            self.metrics.written.inc(sum(len(frame.codes) for frame in frames))
+                self.spool.written += span.end
+            self.metrics.written.inc(span.rows)
         more = len(data) >= CHUNK_BYTES
         if not more and spool_file is not self.spool.current:
             finished = spool_file.written == os.fstat(spool_file.fd).st_size
@@ -215,5 +216,7 @@ def _read(spool_file: SpoolFile, offset: int, size: int) -> bytes:
         os.close(fd)
 
 
-def _day(moment: float) -> date:
-    return datetime.fromtimestamp(moment, UTC).date()
+def _days(first: float, last: float) -> list[date]:
+    """Every day (UTC) from ``first``'s to ``last``'s."""
+    start, end = (datetime.fromtimestamp(moment, UTC).date() for moment in (first, last))
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

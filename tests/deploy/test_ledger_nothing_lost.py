@@ -44,6 +44,7 @@ OUTAGE_STARTS_S = 3.0  # after the load starts
 FIRST_KILL_S = 2.0
 KILL_EVERY_S = 6.5  # one kill before the outage, the others during it
 LOAD_S = 70.0
+START_TIMEOUT_S = 90.0  # four workers loading the model at once, on two shared cores
 RESTART_TIMEOUT_S = 30.0  # a killed worker replaced and its replacement's ledger open
 DRAIN_TIMEOUT_S = 60.0
 CARS = [
@@ -190,7 +191,7 @@ def replicas(postgres: RunningPostgres, tmp_path: Path) -> Iterator[list[Replica
         started = []
         for name in ("a", "b"):
             env = {"LEDGER_URL": postgres.url, "LEDGER_DATA_DIR": str(tmp_path / f"ledger-{name}")}
-            replica = Replica(name, tmp_path, workers=WORKERS, env=env)
+            replica = Replica(name, tmp_path, workers=WORKERS, env=env, ready_timeout=START_TIMEOUT_S)
             stack.callback(replica.close)
             started.append(replica)
         list(starting.map(Replica.start, started))  # side by side: each start loads the model

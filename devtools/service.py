@@ -30,10 +30,12 @@ def running_server(
     env: dict[str, str] | None = None,
     cwd: Path = REPO_ROOT,
     port: int | None = None,
+    *,
+    ready_timeout: float = 30.0,
 ) -> Iterator[RunningServer]:
     """Start the service as ``python -m app`` does (or ``command``, which must listen on
-    127.0.0.1:$PORT) and yield once it is healthy; stop it after. ``port`` (default: a free
-    one) lets a replica be restarted where it was."""
+    127.0.0.1:$PORT) and yield once it is healthy, within ``ready_timeout`` s; stop it after.
+    ``port`` (default: a free one) lets a replica be restarted where it was."""
     port = port or free_port()
     command = command or [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
@@ -43,5 +45,6 @@ def running_server(
         ready_url=f"{base_url}/api/v1/health",
         env={**(env or {}), "PORT": str(port)},
         cwd=cwd,
+        ready_timeout=ready_timeout,
     ) as process:
         yield RunningServer(base_url=base_url, process=process, log_path=log_path)

@@ -52,7 +52,7 @@ class RecordedBatch:
     positions: Sequence[int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per frame
 class Frame:
     """A batch as read back from the spool: positions and classes decoded from the codes."""
 
@@ -95,6 +95,30 @@ def encode(
     return header + payload
 
 
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """What the complete frames at the start of a buffer span, read from their headers alone."""
+
+    end: int  # the offset just after the last complete frame
+    rows: int
+    first_time: float
+    last_time: float
+
+
+def extent(buffer: bytes | memoryview) -> Extent:
+    """The complete frames at the start of ``buffer``: where they end, their rows, their times' range."""
+    offset = rows = 0
+    first_time, last_time = float("inf"), float("-inf")
+    while len(buffer) - offset >= HEADER.size:
+        length, time, count, *_ = HEADER.unpack_from(buffer, offset)
+        if len(buffer) - offset < length:
+            break
+        offset += length
+        rows += count
+        first_time, last_time = min(first_time, time), max(last_time, time)
+    return Extent(offset, rows, first_time, last_time)
+
+
 def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:
     """The complete frames at the start of ``buffer``, each with the offset just after it.
 
@@ -103,15 +127,17 @@ def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:
     view = memoryview(buffer)
     offset = 0
     while len(view) - offset >= HEADER.size:
-        length, time, count, flags, *lengths, answer_count = HEADER.unpack_from(view, offset)
+        length, time, count, flags, request_size, v2_size, route_size, version_size, answer_count = HEADER.unpack_from(
+            view, offset
+        )
         if len(view) - offset < length:
             return
         at = offset + HEADER.size
-        strings = []
-        for size in lengths:
-            strings.append(str(view[at : at + size], "utf-8"))
-            at += size
-        request_id, v2_id, route, version = strings
+        request_id = str(view[at : (at := at + request_size)], "utf-8")
+        v2_bytes = view[at : (at := at + v2_size)]
+        v2_id = str(v2_bytes, "utf-8") if flags & HAS_V2_ID else None
+        route = str(view[at : (at := at + route_size)], "utf-8")
+        version = str(view[at : (at := at + version_size)], "utf-8")
         codes = _array("H", view[at : at + 2 * count])
         at += 2 * count
         rows = None
@@ -124,7 +150,7 @@ def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:
             answers[position] = tuple(probabilities)
             at += ANSWER.size
         offset += length
-        frame = Frame(time, request_id, v2_id if flags & HAS_V2_ID else None, route, version, codes, rows, answers)
+        frame = Frame(time, request_id, v2_id, route, version, codes, rows, answers)
         yield offset, frame
 
 

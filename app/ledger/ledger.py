@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from app.ledger.batch import RecordedBatch
 from app.ledger.export import export
 from app.ledger.labels import CheckedLabel, LabelError, check_labels
@@ -42,7 +44,14 @@ class Ledger:
             return None
         settings.LEDGER_DATA_DIR.mkdir(parents=True, exist_ok=True)
         store = open_store(url)
-        migrate(store.engine)
+        try:
+            migrate(store.engine)
+            migrated = True
+        except OperationalError as error:
+            # A worker (re)started while the database is down still serves: a failed start would
+            # stop uvicorn's supervisor and every worker with it. The writer migrates later.
+            logger.warning("ledger: the database is unreachable, predictions wait in the spool: %s", error)
+            migrated = False
         spool = Spool(settings.spool_dir(), settings.LEDGER_SPOOL_MAX_BYTES, settings.LEDGER_WHEN_FULL == "refuse")
         writer = Writer(
             spool,
@@ -50,6 +59,7 @@ class Ledger:
             metrics,
             flush_seconds=settings.LEDGER_FLUSH_SECONDS,
             retention_days=settings.LEDGER_RETENTION_DAYS,
+            migrated=migrated,
         )
         writer.start()
         return cls(store, spool, writer)

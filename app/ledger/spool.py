@@ -23,6 +23,7 @@ from app.ledger.batch import CLASS_COUNT, RecordedBatch, encode
 from app.ledger.cars import CLASSES, car_positions
 
 SUFFIX = ".spool"
+OPENING_SUFFIX = ".opening"
 # A file is retired (the next appends go to a new one) past this size, then deleted once in the database.
 ROTATE_BYTES = 64 * 1024 * 1024
 CLASS_INDEX = {label: index for index, label in enumerate(CLASSES)}
@@ -58,9 +59,13 @@ class Spool:
         self.current = self._open()
 
     def _open(self) -> SpoolFile:
+        # Created under another name and locked before it is a spool file: another process
+        # listing the directory in between would take it, unlocked, for an orphan.
         path = self.directory / f"{os.getpid()}-{secrets.token_hex(8)}{SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        opening = path.with_suffix(OPENING_SUFFIX)
+        fd = os.open(opening, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        opening.rename(path)
         return SpoolFile(path, fd, written=0)
 
     @property

@@ -7,8 +7,10 @@ Every query reads ``ledger_prediction_rows``: one row per prediction on both dat
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,10 @@ from app.ledger.batch import CLASS_COUNT, Frame
 # A request id of 32 lowercase hex digits (the service's own) is stored as a uuid: 16 bytes.
 REQUEST_UUID = re.compile(r"[0-9a-f]{32}")
 NULL = "\\N"
+COPY_PREDICTIONS = (
+    "COPY ledger_predictions (time, request_uuid, request_text, v2_id, version_id, route_id, codes, rows) FROM STDIN"
+)
+COPY_LINES = 4096
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -46,7 +52,7 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(text("DELETE FROM ledger_spool_progress WHERE spool = :spool"), {"spool": spool})
 
-    def write(self, spool: str, frames: Sequence[Frame], written_bytes: int) -> None:
+    def write(self, spool: str, frames: Iterable[Frame], written_bytes: int) -> None:
         """The frames' predictions and answers, and the spool's progress, in one transaction."""
         try:
             with self.engine.begin() as connection:
@@ -55,9 +61,8 @@ class Store:
             self._ids.clear()  # ids added in the transaction rolled back are not there
             raise
 
-    def _write(self, connection: Connection, spool: str, frames: Sequence[Frame], written_bytes: int) -> None:
-        self._insert_answers(connection, frames)
-        self._insert_predictions(connection, frames)
+    def _write(self, connection: Connection, spool: str, frames: Iterable[Frame], written_bytes: int) -> None:
+        self._insert(connection, frames)
         connection.execute(
             text(
                 "INSERT INTO ledger_spool_progress (spool, written_bytes) VALUES (:spool, :bytes) "
@@ -84,28 +89,8 @@ class Store:
             self._ids[key] = int(found)
         return self._ids[key]
 
-    def _insert_answers(self, connection: Connection, frames: Sequence[Frame]) -> None:
-        rows = [
-            {
-                "version": self.id_of(connection, "ledger_versions", frame.model_version),
-                "position": position,
-                "class": index,
-                "p": p,
-            }
-            for frame in frames
-            for position, probabilities in frame.answers.items()
-            for index, p in enumerate(probabilities)
-        ]
-        if rows:
-            connection.execute(
-                text(
-                    "INSERT INTO ledger_answers (version_id, position, class, probability) "
-                    "VALUES (:version, :position, :class, :p) ON CONFLICT DO NOTHING"
-                ),
-                rows,
-            )
-
-    def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
+    def _insert(self, connection: Connection, frames: Iterable[Frame]) -> None:
+        """The frames' predictions, and the answers (probabilities per car) they carry."""
         raise NotImplementedError
 
     def add_labels(self, labels: Sequence[tuple[str, int, int]]) -> None:
@@ -167,31 +152,68 @@ class PostgresStore(Store):
                 for request_id, row, label in labels:
                     copy.write_row((request_id, row, label, now))
 
-    def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
-        ids = [
-            (
-                self.id_of(connection, "ledger_versions", frame.model_version),
-                self.id_of(connection, "ledger_routes", frame.route),
-            )
-            for frame in frames
-        ]
-        # COPY's text format written out directly: psycopg's per-value adaptation costs several
-        # times more per batch, and one-row batches come by the thousand (bench.ledger).
-        lines = []
-        for frame, (version_id, route_id) in zip(frames, ids, strict=True):
-            moment = datetime.fromtimestamp(frame.time, UTC).isoformat()
-            request = frame.request_id
-            request_uuid, request_text = (request, NULL) if REQUEST_UUID.fullmatch(request) else (NULL, _text(request))
-            v2_id = NULL if frame.v2_id is None else _text(frame.v2_id)
-            codes = ",".join(map(str, frame.codes))
-            rows = NULL if frame.rows is None else "{" + ",".join(map(str, frame.rows)) + "}"
-            lines.append(
-                f"{moment}\t{request_uuid}\t{request_text}\t{v2_id}\t{version_id}\t{route_id}\t{{{codes}}}\t{rows}\n"
-            )
+    def _insert(self, connection: Connection, frames: Iterable[Frame]) -> None:
+        # One pass over the frames, each dropped once it is a line of COPY's text format, written
+        # out directly (psycopg's per-value adaptation costs several times more per batch, and
+        # one-row batches come by the thousand: bench.ledger), and sent every COPY_LINES lines,
+        # so that the server parses them while the next ones are made.
+        answers: list[tuple[int, int, Sequence[float]]] = []  # (version id, position, probabilities)
+        ids: dict[tuple[str, str], tuple[int, int]] = {}
+        times = _CopyTimes()
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        columns = "time, request_uuid, request_text, v2_id, version_id, route_id, codes, rows"
-        with cursor.copy(f"COPY ledger_predictions ({columns}) FROM STDIN") as copy:
-            copy.write("".join(lines))
+        lines: list[str] = []
+        with ExitStack() as copying:
+            copy = None
+            for frame in frames:
+                key = (frame.model_version, frame.route)
+                if (found := ids.get(key)) is None:
+                    # A version or route not seen yet in this write: its id is read (or added)
+                    # between two COPYs, as the connection runs nothing else during one.
+                    if copy is not None:
+                        copy.write("".join(lines))
+                        lines.clear()
+                        copying.close()
+                        copy = None
+                    found = ids[key] = (
+                        self.id_of(connection, "ledger_versions", frame.model_version),
+                        self.id_of(connection, "ledger_routes", frame.route),
+                    )
+                if copy is None:
+                    copy = copying.enter_context(cursor.copy(COPY_PREDICTIONS))
+                version_id, route_id = found
+                if frame.answers:
+                    answers.extend((version_id, position, p) for position, p in frame.answers.items())
+                request = frame.request_id
+                uuid, request_text = (request, NULL) if REQUEST_UUID.fullmatch(request) else (NULL, _text(request))
+                v2_id = NULL if frame.v2_id is None else _text(frame.v2_id)
+                codes = ",".join(map(str, frame.codes))
+                rows = NULL if frame.rows is None else "{" + ",".join(map(str, frame.rows)) + "}"
+                lines.append(
+                    f"{times.text(frame.time)}\t{uuid}\t{request_text}\t{v2_id}\t{version_id}\t{route_id}"
+                    f"\t{{{codes}}}\t{rows}\n"
+                )
+                if len(lines) == COPY_LINES:
+                    copy.write("".join(lines))
+                    lines.clear()
+            if copy is not None:
+                copy.write("".join(lines))
+        if answers:
+            # One statement for them all: a new spool file sends each car's answers again, up to
+            # every car of every class (the rows already there are left as they are).
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_answers (version_id, position, class, probability) "
+                    "SELECT * FROM unnest(CAST(:versions AS smallint[]), CAST(:positions AS smallint[]), "
+                    "CAST(:classes AS smallint[]), CAST(:probabilities AS double precision[])) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {
+                    "versions": [version for version, _, p in answers for _ in p],
+                    "positions": [position for _, position, p in answers for _ in p],
+                    "classes": [index for _, _, p in answers for index in range(len(p))],
+                    "probabilities": [probability for _, _, p in answers for probability in p],
+                },
+            )
 
 
 class SqliteStore(Store):
@@ -203,7 +225,27 @@ class SqliteStore(Store):
         with self.engine.begin() as connection:
             connection.execute(text("DELETE FROM ledger_predictions WHERE time < :cutoff"), {"cutoff": cutoff})
 
-    def _insert_predictions(self, connection: Connection, frames: Sequence[Frame]) -> None:
+    def _insert(self, connection: Connection, frames: Iterable[Frame]) -> None:
+        frames = list(frames)
+        answers = [
+            {
+                "version": self.id_of(connection, "ledger_versions", frame.model_version),
+                "position": position,
+                "class": index,
+                "p": p,
+            }
+            for frame in frames
+            for position, probabilities in frame.answers.items()
+            for index, p in enumerate(probabilities)
+        ]
+        if answers:
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_answers (version_id, position, class, probability) "
+                    "VALUES (:version, :position, :class, :p) ON CONFLICT DO NOTHING"
+                ),
+                answers,
+            )
         rows: list[tuple[Any, ...]] = []
         for frame in frames:
             version_id = self.id_of(connection, "ledger_versions", frame.model_version)
@@ -221,6 +263,25 @@ class SqliteStore(Store):
 
 def partition_name(day: date) -> str:
     return f"ledger_predictions_{day:%Y%m%d}"
+
+
+class _CopyTimes:
+    """Epoch seconds as COPY's text for a timestamptz, each second's part formatted once.
+
+    Microseconds rounded as ``datetime.fromtimestamp`` rounds them (half to even).
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, str] = {}
+
+    def text(self, moment: float) -> str:
+        second = math.floor(moment)
+        micros = round((moment - second) * 1_000_000)
+        if micros == 1_000_000:
+            second, micros = second + 1, 0
+        if (prefix := self._seconds.get(second)) is None:
+            prefix = self._seconds[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{prefix}.{micros:06d}+00"
 
 
 def _text(value: str) -> str:

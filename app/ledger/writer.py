@@ -4,6 +4,12 @@ Each pass takes up to ``CHUNK_BYTES`` of each file from where the database's pro
 that file ends, and writes the frames and the new progress in one transaction. A failed
 write (the database is down) is retried at the next pass; the spool keeps growing meanwhile,
 up to its bound. Orphaned files of dead processes are claimed, replayed and deleted.
+
+After a failed write, each file's progress is read again from the database before the next
+one: a commit can succeed while its acknowledgement is lost with the connection, and the
+database's progress, not the writer's memory, says where the file's next frame starts.
+A ledger opened while the database was down migrates its schema at the first pass that
+reaches it.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from app.ledger.batch import HEADER, decode
+from app.ledger.batch import HEADER, decode, extent
 from app.ledger.metrics import LedgerMetrics
+from app.ledger.schema import migrate
 from app.ledger.spool import Spool, SpoolFile, claim_orphans
 from app.ledger.store import Store
 
@@ -37,15 +45,24 @@ class Tallies:
 
 class Writer:
     def __init__(
-        self, spool: Spool, store: Store, metrics: LedgerMetrics, *, flush_seconds: float, retention_days: int
+        self,
+        spool: Spool,
+        store: Store,
+        metrics: LedgerMetrics,
+        *,
+        flush_seconds: float,
+        retention_days: int,
+        migrated: bool = True,
     ) -> None:
         self.spool = spool
         self.store = store
         self.metrics = metrics
         self.flush_seconds = flush_seconds
         self.retention_days = retention_days
+        self.migrated = migrated
         self.refused = 0  # rows refused, counted on the event loop
         self.orphans: list[SpoolFile] = []
+        self._unsure: set[Path] = set()  # files whose progress the database must confirm (a write failed)
         self.passes = 0  # passes finished, each over every file
         self._published = Tallies()
         self._housekept = 0.0
@@ -104,12 +121,20 @@ class Writer:
 
     def run_once(self) -> bool:
         """One pass over every spool file; True when a file had more than one chunk to write."""
+        if not self.migrated:
+            migrate(self.store.engine)
+            self.migrated = True
         now = time.time()
         if now - self._housekept >= HOUSEKEEPING_SECONDS:
             self._housekeeping(now)
         busy = False
-        for spool_file in [*self.orphans, *self.spool.files()]:
-            busy |= self._write_file(spool_file)
+        files = [*self.orphans, *self.spool.files()]
+        try:
+            for spool_file in files:
+                busy |= self._write_file(spool_file)
+        except Exception:
+            self._unsure.update(spool_file.path for spool_file in files)
+            raise
         self._publish(lag_since=self._oldest_unwritten())
         self.passes += 1
         return busy
@@ -125,21 +150,26 @@ class Writer:
 
     def _write_file(self, spool_file: SpoolFile) -> bool:
         orphan = spool_file in self.orphans
-        if spool_file.written is None:
-            spool_file.written = self.store.written_bytes(spool_file.path.name)
+        if spool_file.written is None or spool_file.path in self._unsure:
+            known = self.store.written_bytes(spool_file.path.name)
+            if not orphan:
+                self.spool.written += known - (spool_file.written or 0)
+            spool_file.written = known
+            self._unsure.discard(spool_file.path)
         data = _read(spool_file, spool_file.written, CHUNK_BYTES)
         if len(data) >= HEADER.size and (length := HEADER.unpack_from(data)[0]) > len(data):
             data = _read(spool_file, spool_file.written, length)  # one frame larger than a chunk
-        decoded = list(decode(data))
-        frames = [frame for _, frame in decoded]
-        end = decoded[-1][0] if decoded else 0
-        if frames:
-            self.store.prepare({_day(frame.time) for frame in frames})
-            self.store.write(spool_file.path.name, frames, spool_file.written + end)
-            spool_file.written += end
+        # The headers first (the days to make room for), then the frames decoded as they are
+        # written: a chunk of frames alive at once would make the collector walk the heap.
+        span = extent(data)
+        if span.end:
+            self.store.prepare(_days(span.first_time, span.last_time))
+            frames = (frame for _, frame in decode(memoryview(data)[: span.end]))
+            self.store.write(spool_file.path.name, frames, spool_file.written + span.end)
+            spool_file.written += span.end
             if not orphan:
-                self.spool.written += end
-            self.metrics.written.inc(sum(len(frame.codes) for frame in frames))
+                self.spool.written += span.end
+            self.metrics.written.inc(span.rows)
         more = len(data) >= CHUNK_BYTES
         if not more and spool_file is not self.spool.current:
             finished = spool_file.written == os.fstat(spool_file.fd).st_size
@@ -186,5 +216,7 @@ def _read(spool_file: SpoolFile, offset: int, size: int) -> bytes:
         os.close(fd)
 
 
-def _day(moment: float) -> date:
-    return datetime.fromtimestamp(moment, UTC).date()
+def _days(first: float, last: float) -> list[date]:
+    """Every day (UTC) from ``first``'s to ``last``'s."""
+    start, end = (datetime.fromtimestamp(moment, UTC).date() for moment in (first, last))
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

@@ -26,8 +26,17 @@ SHUTDOWN_DEADLINE_S = 30
 class Replica:
     """One replica on a fixed 127.0.0.1 port, which can be stopped, killed and started again there."""
 
-    def __init__(self, name: str, directory: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        ready_timeout: float = 30.0,
+    ) -> None:
         self.name, self.directory, self.port = name, directory, free_port()
+        self.workers, self.env, self.ready_timeout = workers, env or {}, ready_timeout
         self.starts = 0
         self._stack = ExitStack()
         self.server: RunningServer | None = None
@@ -36,9 +45,10 @@ class Replica:
         command, env = web_process()
         self.starts += 1
         log_path = self.directory / f"{self.name}-{self.starts}.log"
-        # One worker per replica: two replicas already fill this machine's two cores.
+        # One worker per replica by default: two replicas already fill this machine's two cores.
+        env = {**env, **self.env, "WEB_CONCURRENCY": str(self.workers)}
         self.server = self._stack.enter_context(
-            running_server(log_path, command=command, env={**env, "WEB_CONCURRENCY": "1"}, port=self.port)
+            running_server(log_path, command=command, env=env, port=self.port, ready_timeout=self.ready_timeout)
         )
 
     @property

@@ -324,13 +324,22 @@ def test_the_index_url_and_password_are_nowhere_in_the_image(
 
 
 def deployment_for_this_host(image: str, host_port: int) -> dict[str, Any]:
-    """The shipped Deployment with the image built here, one replica, its port on 127.0.0.1 only."""
+    """The shipped Deployment with the image built here, one replica, its port on 127.0.0.1 only.
+
+    No Secret here: the ledger keeps its SQLite default in LEDGER_DATA_DIR (on its emptyDir)
+    instead of the Secret's PostgreSQL, and the feedback token is the test's own.
+    """
     [deployment] = yaml.safe_load_all(DEPLOYMENT.read_text(encoding="utf-8"))
     deployment["spec"]["replicas"] = 1
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     container["image"] = image
     [port] = container["ports"]
     port.update(hostIP="127.0.0.1", hostPort=host_port)
+    container["env"] = [variable for variable in container["env"] if variable["name"] != "LEDGER_URL"]
+    for variable in container["env"]:
+        if variable["name"] == "FEEDBACK_TOKEN":
+            variable.pop("valueFrom")
+            variable["value"] = secrets.token_hex(16)
     return dict(deployment)
 
 
@@ -394,9 +403,12 @@ def test_the_kubernetes_deployment_runs_the_image(podman: Podman, image: str, tm
     # Exact in every scrape: the workers' metric files are shared through the emptyDir.
     assert counted == [200] * 20
     assert len(metric_pids) == int(env["WEB_CONCURRENCY"]), metric_pids
-    [tmp_mount] = [mount for mount in pod["volumes"] if "emptyDir" in mount]
-    [mounted] = [mount for mount in inspected_container["Mounts"] if mount["Destination"] == "/tmp"]
-    assert (mounted["Type"], mounted["Name"], mounted["RW"]) == ("volume", tmp_mount["name"], True)
+    for volume_mount in container["volumeMounts"]:  # /tmp, and the ledger's spool
+        [volume] = [volume for volume in pod["volumes"] if volume["name"] == volume_mount["name"]]
+        assert "emptyDir" in volume
+        mounts = inspected_container["Mounts"]
+        [mounted] = [mount for mount in mounts if mount["Destination"] == volume_mount["mountPath"]]
+        assert (mounted["Type"], mounted["Name"], mounted["RW"]) == ("volume", volume["name"], True)
     assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
     # The manifest's security context, as the service's process really runs.
     pod_security, container_security = pod["securityContext"], container["securityContext"]

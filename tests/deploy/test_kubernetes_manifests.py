@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from app.ledger.spool import ROTATE_BYTES
 from devtools import REPO_ROOT
 
 KUBERNETES_DIR = REPO_ROOT / "deploy" / "kubernetes"
@@ -94,3 +95,66 @@ def test_the_images_are_tagged_by_api_and_model_version_and_the_canary_differs_b
     assert canary_tag, canary["image"]
     assert canary_tag["api"] == stable_tag["api"]  # the example is a model-only release
     assert canary_tag["model"] != stable_tag["model"]
+
+
+# The Secret the pods read their credentials from (docs/deploying.md, "Deploying with PostgreSQL").
+SECRET = "car-evaluation"
+SECRET_KEYS = {"LEDGER_URL", "FEEDBACK_TOKEN"}
+DEPLOYMENTS = ("deployment.yaml", "canary/deployment.yaml")
+CREDENTIAL_NAME = re.compile(r"URL|TOKEN|PASSWORD|SECRET|KEY")
+QUANTITY = re.compile(r"^(?P<number>\d+)(?P<unit>Ki|Mi|Gi)?$")
+
+
+def container_env(name: str) -> dict[str, dict[str, Any]]:
+    [container] = pod_spec(name)[1]["containers"]
+    return {variable["name"]: variable for variable in container["env"]}
+
+
+@pytest.mark.parametrize("name", DEPLOYMENTS)
+def test_the_ledger_database_and_the_feedback_token_come_from_the_secret(name: str) -> None:
+    env = container_env(name)
+    for key in SECRET_KEYS:
+        # Not optional: a pod without them does not start.
+        assert env[key] == {"name": key, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key}}}, env.get(key)
+    given = [variable for variable in env if CREDENTIAL_NAME.search(variable) and "value" in env[variable]]
+    assert given == [], f"credentials given by value in {name}"
+
+
+def test_no_secret_value_is_in_the_manifests() -> None:
+    for manifest in MANIFESTS:
+        text = manifest.read_text(encoding="utf-8")
+        kinds = {document["kind"] for document in yaml.safe_load_all(text)}
+        assert "Secret" not in kinds, f"{manifest} holds a Secret: it is created by a command (docs/deploying.md)"
+        assert not re.search(r"://[^/\s:@]+:[^@\s/]+@", text), f"{manifest} holds a URL with a password"
+
+
+def test_the_documented_secret_has_the_keys_the_pods_read_from_the_environment() -> None:
+    deploying = (REPO_ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    [command] = re.findall(rf"kubectl create secret generic {SECRET}\b(?:[^\n]*\\\n)*[^\n]*", deploying)
+    literals = dict(re.findall(r"--from-literal=(\w+)=(\S+)", command))
+    assert literals.keys() == SECRET_KEYS, command
+    # Each value from the shell's environment, never written in the docs.
+    assert all(re.fullmatch(r'"\$\w+"', value) for value in literals.values()), command
+
+
+def quantity_bytes(quantity: str) -> int:
+    match = QUANTITY.match(quantity)
+    assert match, quantity
+    return int(match["number"]) * {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}[match["unit"]]
+
+
+@pytest.mark.parametrize("name", DEPLOYMENTS)
+def test_the_ledger_spool_is_on_an_emptydir_room_for_every_worker(name: str) -> None:
+    pod = pod_spec(name)[1]
+    [container] = pod["containers"]
+    env = {variable: str(value["value"]) for variable, value in container_env(name).items() if "value" in value}
+    data_dir = Path(env["LEDGER_DATA_DIR"])
+    # The deepest mount holding the data directory.
+    mount = max(
+        (mount for mount in container["volumeMounts"] if data_dir.is_relative_to(mount["mountPath"])),
+        key=lambda mount: len(mount["mountPath"]),
+    )
+    [volume] = [volume for volume in pod["volumes"] if volume["name"] == mount["name"]]
+    workers, bound = int(env["WEB_CONCURRENCY"]), int(env["LEDGER_SPOOL_MAX_BYTES"])
+    assert quantity_bytes(volume["emptyDir"]["sizeLimit"]) >= workers * (bound + ROTATE_BYTES)
+    assert not mount.get("readOnly", False)

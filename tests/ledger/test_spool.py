@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app.ledger import Ledger, LedgerFullError
+from app.ledger.batch import decode
 from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
@@ -141,3 +143,46 @@ def test_at_the_bound(own_postgres: RunningPostgres, open_ledger: OpenLedger, tm
     # Room again: recording works.
     ledger.record(answered("after", [1]))
     assert ledger.drain(30)
+
+
+def test_a_ledger_opened_while_the_database_is_down_records_and_migrates_once_it_is_back(
+    own_postgres: RunningPostgres, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    url = new_database(own_postgres)  # no schema yet
+    own_postgres.stop()
+    ledger = open_ledger(url)  # a worker restarted during the outage: it must start, and record
+    for index in range(20):
+        ledger.record(answered(f"down-{index}", [index, index + 1]))
+    assert ledger.spool.backlog > 0
+
+    own_postgres.start()
+    assert ledger.drain(30)
+    frame = exported(ledger, tmp_path / "all.parquet")
+    assert len(frame) == 20 * 2
+    assert not frame.duplicated(["request_id", "row"]).any()
+
+
+def test_a_write_committed_but_not_acknowledged_is_not_written_again(
+    own_postgres: RunningPostgres, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    ledger = open_ledger(new_database(own_postgres))
+    writer = ledger.writer
+    writer.stop(timeout=10)  # passes run here, one at a time
+    ledger.record(answered("first", [1, 2]))
+    writer.run_once()
+    ledger.record(answered("second", [3, 4, 5]))
+    # The database commits the next write, but its acknowledgement is lost with the connection:
+    # the writer never learns the file's progress moved.
+    spool_file = ledger.spool.current
+    assert spool_file.written is not None
+    [(end, frame)] = decode(spool_file.path.read_bytes()[spool_file.written :])
+    ledger.store.write(spool_file.path.name, [frame], spool_file.written + end)
+    own_postgres.stop()
+    with pytest.raises(OperationalError):
+        writer.run_once()
+
+    own_postgres.start()
+    writer.run_once()
+    assert ledger.spool.backlog == 0
+    rows = exported(ledger, tmp_path / "all.parquet")
+    assert collections.Counter(rows["request_id"]) == {"first": 2, "second": 3}

@@ -2,29 +2,44 @@
 
 The model package's batch scoring (``car_evaluation_model.batch``) does the work: every row
 is answered or refused on its own, with the messages of ``/predict``. The upload has its own
-limits (``MAX_UPLOAD_BYTES``, ``MAX_UPLOAD_ROWS``); reading, scoring and writing run in the
-thread pool, so the event loop stays free for other requests while a large file is scored.
+limits (``MAX_UPLOAD_BYTES``, ``MAX_UPLOAD_ROWS``).
+
+Memory stays bounded whatever the file's size: the body is parsed as it arrives, the file part
+spooled to a temporary file (Starlette's multipart parser), read back in tables of
+``CHUNK_ROWS`` rows (``read_batches``), each scored through the data plane and appended to an
+unnamed temporary file; reading, scoring and writing run in the thread pool, so the event loop
+stays free for other requests. Only when the whole file is scored is the answer sent, from that
+file: a file refused half-way (past ``MAX_UPLOAD_ROWS``, a row that cannot be read) is a clean
+4xx, never a 200 with half an answer, and the recorders are told of the rows only then
+(``FileScoring``). The temporary files have no name left on disk once open, so nothing stays
+behind, whatever happens to the request.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import re
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import PurePath
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import pyarrow as pa
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.types import Message
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.responses import StreamingResponse
 
 from app.api.deps import SettingsDep, data_plane_of
 from app.api.prediction import call_of
-from app.api.request_body import read_body
+from app.api.request_body import body_chunks
 from app.api.routing import RouterWithHead
-from app.errors import UNPROCESSABLE, ApiError
+from app.data_plane import FileScoring
+from app.errors import BAD_REQUEST, UNPROCESSABLE, ApiError
+from app.memory import release_unused_memory
+from app.request_state import header
 from app.schemas.errors import ErrorResponse
 from car_evaluation_model.batch_files import (
     FORMATS,
@@ -32,16 +47,21 @@ from car_evaluation_model.batch_files import (
     BatchFileError,
     FileColumnsError,
     FileFormat,
-    TooManyRowsError,
-    read_table,
-    table_bytes,
+    TableWriter,
+    read_batches,
 )
+from car_evaluation_model.processing.validation import echo
 
 router = RouterWithHead(tags=["prediction"])
 
 FIELD = "file"
+FORM_MEDIA_TYPE = "multipart/form-data"
 # Room for the multipart framing around the file: boundaries and part headers.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Rows read, scored and written at a time: what bounds the memory an upload takes.
+CHUNK_ROWS = 100_000
+# Bytes of the answer read from its temporary file and sent at a time.
+SEND_BYTES = 1024 * 1024
 # Headers that sum the answer up for a client that does not read the file (the page).
 ROWS_HEADER = "X-Rows"
 REJECTED_HEADER = "X-Rows-Rejected"
@@ -51,7 +71,7 @@ REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
+            FORM_MEDIA_TYPE: {
                 "schema": {
                     "type": "object",
                     "required": [FIELD],
@@ -72,7 +92,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"model": ErrorResponse, "description": "The body is not a readable multipart form."},
     413: {"model": ErrorResponse, "description": "The file is larger than MAX_UPLOAD_BYTES."},
-    415: {"model": ErrorResponse, "description": "The file is neither .csv nor .parquet."},
+    415: {
+        "model": ErrorResponse,
+        "description": "The body is not sent as multipart/form-data, or the file is neither .csv nor .parquet.",
+    },
     422: {
         "model": ErrorResponse,
         "description": "No file field, an unreadable file, no rows, more rows than MAX_UPLOAD_ROWS, "
@@ -109,41 +132,98 @@ def _format_of(upload: UploadFile) -> FileFormat:
     )
 
 
-async def _uploaded_file(request: Request, limit: int) -> UploadFile:
-    """The form's ``file``, read within ``limit`` bytes before the multipart parser sees it."""
+def _check_form(request: Request) -> None:
+    content_type = header(request.scope, b"content-type")
+    if (content_type or "").split(";", 1)[0].strip().lower() != FORM_MEDIA_TYPE:
+        raise ApiError.single(
+            415,
+            ["header", "content-type"],
+            f"send the body as {FORM_MEDIA_TYPE}, with the CSV or Parquet file in the field {FIELD!r}",
+            "unsupported_media_type",
+            input=echo(content_type),
+        )
+
+
+async def _uploaded_form(request: Request, limit: int) -> tuple[FormData, UploadFile]:
+    """The form and its ``file``, parsed as the body arrives, refused as soon as it is past ``limit`` bytes."""
+    _check_form(request)
+
+    async def body() -> AsyncGenerator[bytes]:
+        try:
+            async for chunk in body_chunks(request, limit + MULTIPART_OVERHEAD_BYTES):
+                yield chunk
+        except ApiError as error:
+            raise _too_large(limit) if error.status_code == 413 else error from None
+
     try:
-        body = await read_body(request, limit + MULTIPART_OVERHEAD_BYTES)
-    except ApiError as error:
-        raise _too_large(limit) if error.status_code == 413 else error from None
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return {"type": "http.disconnect"}
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+        form = await MultiPartParser(request.headers, body(), max_files=1, max_fields=10).parse()
+    except MultiPartException as error:
+        raise ApiError.single(
+            BAD_REQUEST, ["body"], f"the body is not a readable multipart form: {error.message}", "form_unreadable"
+        ) from None
     upload = form.get(FIELD)
     if not isinstance(upload, UploadFile):
+        await form.close()
         raise _file_problem(
             f"the form has no file field {FIELD!r}; send the CSV or Parquet file as {FIELD!r}", "missing"
         )
     if upload.size is not None and upload.size > limit:
+        await form.close()
         raise _too_large(limit)
-    return upload
+    return form, upload
 
 
-def _read(data: bytes, file_format: FileFormat, name: str, max_rows: int) -> pa.Table:
+@contextlib.contextmanager
+def _readable(name: str) -> Iterator[None]:
+    """The model package's errors about the uploaded file as 422s naming it."""
     try:
-        return read_table(io.BytesIO(data), file_format, name, max_rows)
-    except TooManyRowsError as error:
-        raise _file_problem(f"{name} has more rows than MAX_UPLOAD_ROWS ({error.limit})", "too_many_rows") from None
+        yield
     except FileColumnsError as error:
         raise _file_problem(str(error), "missing_column") from None
     except BatchFileError as error:
         raise _file_problem(str(error), "file_unreadable") from None
+
+
+def _too_many_rows(name: str, limit: int) -> ApiError:
+    return _file_problem(f"{name} has more rows than MAX_UPLOAD_ROWS ({limit})", "too_many_rows")
+
+
+def _next_table(tables: Iterator[pa.Table], name: str) -> pa.Table | None:
+    with _readable(name):
+        return next(tables, None)
+
+
+async def _score_into(
+    output: IO[bytes], source: IO[bytes], file_format: FileFormat, *, name: str, max_rows: int, scoring: FileScoring
+) -> None:
+    """Every table of ``source`` scored by ``scoring`` and written to ``output``; a 422 as soon as the file fails."""
+    with _readable(name):
+        chunks = await run_in_threadpool(read_batches, source, file_format, name=name, chunk_rows=CHUNK_ROWS)
+    if chunks.rows is not None and chunks.rows > max_rows:  # Parquet says how many rows it has
+        raise _too_many_rows(name, max_rows)
+    writer = TableWriter(output, file_format)
+    try:
+        while (table := await run_in_threadpool(_next_table, chunks.tables, name)) is not None:
+            if scoring.rows + table.num_rows > max_rows:
+                raise _too_many_rows(name, max_rows)
+            scored = await scoring.score(table)
+            del table
+            await run_in_threadpool(writer.write, scored)
+            del scored
+    finally:
+        await run_in_threadpool(writer.close)
+    if scoring.rows == 0:
+        raise _file_problem(f"{name}: no rows to score", "file_unreadable")
+
+
+async def _sent(answer: IO[bytes]) -> AsyncIterator[bytes]:
+    """The answer's bytes from its temporary file, which is closed (and so gone) at the end, or if the client goes."""
+    try:
+        while chunk := await run_in_threadpool(answer.read, SEND_BYTES):
+            yield chunk
+    finally:
+        answer.close()
+        release_unused_memory()
 
 
 def _download_name(filename: str | None, file_format: FileFormat) -> str:
@@ -162,17 +242,29 @@ async def predict_file(request: Request, settings: SettingsDep) -> Response:
     (without its `row i:` prefix). Other columns are kept, in order; CSV values are read as text.
     The headers `X-Rows`, `X-Rows-Rejected` and `X-Class-Counts` (JSON) sum it up.
     """
-    upload = await _uploaded_file(request, settings.MAX_UPLOAD_BYTES)
-    file_format = _format_of(upload)
-    name = upload.filename or "the file"
-    data = await upload.read()
-    table = await run_in_threadpool(_read, data, file_format, name, settings.MAX_UPLOAD_ROWS)
-    scored = await data_plane_of(request).score_table(call_of(request, "predict file", "v1"), table)
-    content = await run_in_threadpool(table_bytes, scored.table, file_format)
+    form, upload = await _uploaded_form(request, settings.MAX_UPLOAD_BYTES)
+    answer = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _sent once the answer is sent)
+    try:
+        file_format = _format_of(upload)
+        scoring = data_plane_of(request).file_scoring(call_of(request, "predict file", "v1"))
+        name = upload.filename or "the file"
+        await _score_into(
+            answer, upload.file, file_format, name=name, max_rows=settings.MAX_UPLOAD_ROWS, scoring=scoring
+        )
+        size = answer.tell()
+        answer.seek(0)
+    except BaseException:
+        answer.close()
+        raise
+    finally:
+        await form.close()
+        release_unused_memory()
+    scoring.record()
     headers = {
         "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format)}"',
-        ROWS_HEADER: str(scored.table.num_rows),
-        REJECTED_HEADER: str(scored.rejected),
-        CLASSES_HEADER: orjson.dumps(scored.class_counts()).decode(),
+        "Content-Length": str(size),
+        ROWS_HEADER: str(scoring.rows),
+        REJECTED_HEADER: str(scoring.rejected),
+        CLASSES_HEADER: orjson.dumps(scoring.class_counts()).decode(),
     }
-    return Response(content, media_type=MEDIA_TYPES[file_format], headers=headers)
+    return StreamingResponse(_sent(answer), media_type=MEDIA_TYPES[file_format], headers=headers)

@@ -18,15 +18,18 @@ behind, whatever happens to the request.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import PurePath
-from typing import IO, Any
+from typing import IO, Annotated, Any, Literal
 
+import numpy as np
 import orjson
 import pyarrow as pa
-from fastapi import Request, Response
+import pyarrow.compute as pc
+from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -41,6 +44,7 @@ from app.errors import BAD_REQUEST, UNPROCESSABLE, ApiError
 from app.memory import release_unused_memory
 from app.request_state import header
 from app.schemas.errors import ErrorResponse
+from car_evaluation_model.batch import ERROR
 from car_evaluation_model.batch_files import (
     FORMATS,
     MEDIA_TYPES,
@@ -66,6 +70,13 @@ SEND_BYTES = 1024 * 1024
 ROWS_HEADER = "X-Rows"
 REJECTED_HEADER = "X-Rows-Rejected"
 CLASSES_HEADER = "X-Class-Counts"
+# The first rejected rows, as JSON: [{"row": 0, "error": "..."}], for the page to list them.
+FIRST_REJECTED_HEADER = "X-Rows-Rejected-First"
+FIRST_REJECTED_LISTED = 10
+# Fewer rows listed rather than a header a proxy refuses (nginx's buffer for them: 4 or 8 KiB).
+FIRST_REJECTED_HEADER_BYTES = 2048
+# What the answer holds: every row, or (rows=rejected) only the rejected ones, as the CLI's --rejects.
+RowsWanted = Literal["all", "rejected"]
 
 REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -193,27 +204,53 @@ def _next_table(tables: Iterator[pa.Table], name: str) -> pa.Table | None:
         return next(tables, None)
 
 
+def _rejected_rows(scored: pa.Table, first_row: int, wanted: int) -> list[dict[str, Any]]:
+    """The first ``wanted`` rejected rows of ``scored``, numbered in the file (from ``first_row``), with errors."""
+    errors = scored[ERROR]
+    at = np.flatnonzero(errors.is_valid().to_numpy(zero_copy_only=False))[:wanted]
+    return [
+        {"row": first_row + int(row), "error": error}
+        for row, error in zip(at.tolist(), errors.take(at).to_pylist(), strict=True)
+    ]
+
+
 async def _score_into(
-    output: IO[bytes], source: IO[bytes], file_format: FileFormat, *, name: str, max_rows: int, scoring: FileScoring
-) -> None:
-    """Every table of ``source`` scored by ``scoring`` and written to ``output``; a 422 as soon as the file fails."""
+    output: IO[bytes],
+    source: IO[bytes],
+    file_format: FileFormat,
+    *,
+    name: str,
+    max_rows: int,
+    scoring: FileScoring,
+    rows: RowsWanted,
+) -> list[dict[str, Any]]:
+    """Every table of ``source`` scored by ``scoring`` and written to ``output`` (all ``rows``, or the rejected).
+
+    A 422 as soon as the file fails; else the first rejected rows.
+    """
     with _readable(name):
         chunks = await run_in_threadpool(read_batches, source, file_format, name=name, chunk_rows=CHUNK_ROWS)
     if chunks.rows is not None and chunks.rows > max_rows:  # Parquet says how many rows it has
         raise _too_many_rows(name, max_rows)
     writer = TableWriter(output, file_format)
+    first_rejected: list[dict[str, Any]] = []
     try:
         while (table := await run_in_threadpool(_next_table, chunks.tables, name)) is not None:
             if scoring.rows + table.num_rows > max_rows:
                 raise _too_many_rows(name, max_rows)
+            first_row = scoring.rows
             scored = await scoring.score(table)
             del table
+            first_rejected += _rejected_rows(scored, first_row, FIRST_REJECTED_LISTED - len(first_rejected))
+            if rows == "rejected":
+                scored = scored.filter(pc.is_valid(scored[ERROR]))
             await run_in_threadpool(writer.write, scored)
             del scored
     finally:
         await run_in_threadpool(writer.close)
     if scoring.rows == 0:
         raise _file_problem(f"{name}: no rows to score", "file_unreadable")
+    return first_rejected
 
 
 async def _sent(answer: IO[bytes]) -> AsyncIterator[bytes]:
@@ -226,21 +263,36 @@ async def _sent(answer: IO[bytes]) -> AsyncIterator[bytes]:
         release_unused_memory()
 
 
-def _download_name(filename: str | None, file_format: FileFormat) -> str:
+def _first_rejected_header(rejected: list[dict[str, Any]]) -> str:
+    # ASCII only in a header: the errors echo the file's values, which may be any text.
+    listed = json.dumps(rejected, separators=(",", ":"))
+    while len(listed) > FIRST_REJECTED_HEADER_BYTES and len(rejected) > 1:
+        rejected = rejected[:-1]
+        listed = json.dumps(rejected, separators=(",", ":"))
+    return listed
+
+
+def _download_name(filename: str | None, file_format: FileFormat, rows: RowsWanted) -> str:
     # Only plain characters in the header: the client's name is untrusted text.
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(filename or "cars").stem)[:100] or "cars"
-    return f"{stem}.scored.{file_format}"
+    return f"{stem}.{'scored' if rows == 'all' else 'rejected'}.{file_format}"
 
 
 @router.post("/predict/file", responses=RESPONSES, openapi_extra=REQUEST_BODY, response_class=Response)
-async def predict_file(request: Request, settings: SettingsDep) -> Response:
+async def predict_file(
+    request: Request,
+    settings: SettingsDep,
+    rows: Annotated[RowsWanted, Query(description="`rejected`: answer only the rejected rows.")] = "all",
+) -> Response:
     """Score every row of an uploaded CSV or Parquet file (multipart form, field `file`).
 
     The answer is the same file, in the same format, with the columns `prediction`,
     `probability_<class>` for each class, and `error` added: a valid row gets what
     `/predict` answers for it, an invalid one null answers and the message `/predict` gives
     (without its `row i:` prefix). Other columns are kept, in order; CSV values are read as text.
-    The headers `X-Rows`, `X-Rows-Rejected` and `X-Class-Counts` (JSON) sum it up.
+    The headers `X-Rows`, `X-Rows-Rejected` and `X-Class-Counts` (JSON) sum it up, and
+    `X-Rows-Rejected-First` (JSON) lists the first rejected rows with their errors.
+    With `rows=rejected`, the file holds only the rejected rows.
     """
     form, upload = await _uploaded_form(request, settings.MAX_UPLOAD_BYTES)
     answer = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _sent once the answer is sent)
@@ -248,8 +300,14 @@ async def predict_file(request: Request, settings: SettingsDep) -> Response:
         file_format = _format_of(upload)
         scoring = data_plane_of(request).file_scoring(call_of(request, "predict file", "v1"))
         name = upload.filename or "the file"
-        await _score_into(
-            answer, upload.file, file_format, name=name, max_rows=settings.MAX_UPLOAD_ROWS, scoring=scoring
+        first_rejected = await _score_into(
+            answer,
+            upload.file,
+            file_format,
+            name=name,
+            max_rows=settings.MAX_UPLOAD_ROWS,
+            scoring=scoring,
+            rows=rows,
         )
         size = answer.tell()
         answer.seek(0)
@@ -261,10 +319,11 @@ async def predict_file(request: Request, settings: SettingsDep) -> Response:
         release_unused_memory()
     scoring.record()
     headers = {
-        "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format)}"',
+        "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format, rows)}"',
         "Content-Length": str(size),
         ROWS_HEADER: str(scoring.rows),
         REJECTED_HEADER: str(scoring.rejected),
         CLASSES_HEADER: orjson.dumps(scoring.class_counts()).decode(),
+        FIRST_REJECTED_HEADER: _first_rejected_header(first_rejected),
     }
     return StreamingResponse(_sent(answer), media_type=MEDIA_TYPES[file_format], headers=headers)

@@ -243,8 +243,8 @@ class FileScoring:
             _ScoredPart(
                 self.rows,
                 table.num_rows,
-                valid.nonzero()[0],
-                scored.verdicts.positions[valid],
+                valid.nonzero()[0].astype(np.int32),  # a table's rows and the cars' positions fit
+                scored.verdicts.positions[valid].astype(np.int32),
                 scored.class_counts(),
                 scored.verdicts.problems,
             )

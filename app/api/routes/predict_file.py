@@ -8,15 +8,17 @@ Memory stays bounded whatever the file's size: the body is parsed as it arrives,
 spooled to a temporary file (Starlette's multipart parser), read back in tables of
 ``CHUNK_ROWS`` rows (``read_batches``), each scored through the data plane and appended to an
 unnamed temporary file; reading, scoring and writing run in the thread pool, so the event loop
-stays free for other requests. Only when the whole file is scored is the answer sent, from that
-file: a file refused half-way (past ``MAX_UPLOAD_ROWS``, a row that cannot be read) is a clean
-4xx, never a 200 with half an answer, and the recorders are told of the rows only then
-(``FileScoring``). The temporary files have no name left on disk once open, so nothing stays
-behind, whatever happens to the request.
+stays free for other requests. A worker scores one upload at a time (``UPLOADS_SCORED_AT_ONCE``),
+so its memory does not grow with the uploads it is sent at once either. Only when the whole
+file is scored is the answer sent, from that file: a file refused half-way (past
+``MAX_UPLOAD_ROWS``, a row that cannot be read) is a clean 4xx, never a 200 with half an
+answer, and the recorders are told of the rows only then (``FileScoring``). The temporary files
+have no name left on disk once open, so nothing stays behind, whatever happens to the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -63,7 +65,10 @@ FORM_MEDIA_TYPE = "multipart/form-data"
 # Room for the multipart framing around the file: boundaries and part headers.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 # Rows read, scored and written at a time: what bounds the memory an upload takes.
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 25_000
+# Uploads a worker scores at once; the others wait their turn, their files spooled to disk. A
+# worker has one core, so scoring two at once is no faster, and would take twice the memory.
+UPLOADS_SCORED_AT_ONCE = 1
 # Bytes of the answer read from its temporary file and sent at a time.
 SEND_BYTES = 1024 * 1024
 # Headers that sum the answer up for a client that does not read the file (the page).
@@ -272,6 +277,15 @@ def _first_rejected_header(rejected: list[dict[str, Any]]) -> str:
     return listed
 
 
+def _scoring_turn(request: Request) -> asyncio.Semaphore:
+    """The app's turns to score an upload, made in its event loop when first needed."""
+    state = request.app.state
+    if getattr(state, "upload_scoring", None) is None:
+        state.upload_scoring = asyncio.Semaphore(UPLOADS_SCORED_AT_ONCE)
+    turn: asyncio.Semaphore = state.upload_scoring
+    return turn
+
+
 def _download_name(filename: str | None, file_format: FileFormat, rows: RowsWanted) -> str:
     # Only plain characters in the header: the client's name is untrusted text.
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(filename or "cars").stem)[:100] or "cars"
@@ -300,15 +314,19 @@ async def predict_file(
         file_format = _format_of(upload)
         scoring = data_plane_of(request).file_scoring(call_of(request, "predict file", "v1"))
         name = upload.filename or "the file"
-        first_rejected = await _score_into(
-            answer,
-            upload.file,
-            file_format,
-            name=name,
-            max_rows=settings.MAX_UPLOAD_ROWS,
-            scoring=scoring,
-            rows=rows,
-        )
+        async with _scoring_turn(request):
+            try:
+                first_rejected = await _score_into(
+                    answer,
+                    upload.file,
+                    file_format,
+                    name=name,
+                    max_rows=settings.MAX_UPLOAD_ROWS,
+                    scoring=scoring,
+                    rows=rows,
+                )
+            finally:
+                release_unused_memory()
         size = answer.tell()
         answer.seek(0)
     except BaseException:
@@ -316,7 +334,6 @@ async def predict_file(
         raise
     finally:
         await form.close()
-        release_unused_memory()
     scoring.record()
     headers = {
         "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format, rows)}"',

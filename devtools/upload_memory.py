@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from car_evaluation_model.processing.data_manager import load_dataset
 
-MIB = 1024 * 1024
+MB = 1_000_000  # the goals' unit
 UPLOAD_PATH = "/api/v1/predict/file"
 MEDIA_TYPES = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
 SAMPLE_SECONDS = 0.02

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from devtools.service import running_server
-from devtools.upload_memory import MIB, measured_upload, upload, workers_of, write_cars
+from devtools.upload_memory import MB, measured_upload, upload, workers_of, write_cars
 
 ROWS = 200_000
-GROWTH_BOUND = 150 * MIB
-LEFT_BOUND = 30 * MIB
+GROWTH_BOUND = 150 * MB
+LEFT_BOUND = 30 * MB
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory from Linux's /proc")
 
@@ -32,8 +32,8 @@ def test_an_upload_takes_bounded_memory_and_gives_it_back(tmp_path: Path) -> Non
         first, first_use = measured_upload(server.base_url, worker, large)
         second, second_use = measured_upload(server.base_url, worker, large)
     assert (first.status, first.rows, second.status, second.rows) == (200, str(ROWS), 200, str(ROWS))
-    peaks = f"{first_use.peak / MIB:.0f}, {second_use.peak / MIB:.0f}"
-    print(f"\nidle {first_use.idle / MIB:.0f} MiB; peaks {peaks} MiB; after {second_use.after / MIB:.0f} MiB")
+    peaks = f"{first_use.peak / MB:.0f}, {second_use.peak / MB:.0f}"
+    print(f"\nidle {first_use.idle / MB:.0f} MB; peaks {peaks} MB; after {second_use.after / MB:.0f} MB")
     assert second_use.after - first_use.idle <= LEFT_BOUND
     assert first_use.growth <= GROWTH_BOUND
     assert second_use.growth <= GROWTH_BOUND

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
 import pyarrow as pa
 from fastapi.concurrency import run_in_threadpool
 
@@ -32,8 +33,9 @@ from car_evaluation_model import (
     warm_up,
 )
 from car_evaluation_model import __version__ as model_version
-from car_evaluation_model.batch import ScoredTable, score_arrow
+from car_evaluation_model.batch import score_arrow
 from car_evaluation_model.explanation import Explanation
+from car_evaluation_model.predict import trained_table
 from car_evaluation_model.prediction_table import Probabilities
 
 Inputs = TypeVar("Inputs")
@@ -129,14 +131,22 @@ def _explain(inputs: list[Any]) -> ExplanationResult:
 
 
 class AccessLineRecorder:
-    """What a request's access line says of its rows: how many, the model version, the classes."""
+    """What a request's access line says of its rows: how many, the model version, the classes.
+
+    Added up over the request: a file is told table by table, its answered and refused rows apart.
+    """
 
     def answered(self, call: Call, answer: Answered) -> None:
-        call.log_fields.setdefault("rows", len(answer.rows.positions))
-        call.log_fields.update(model_version=answer.version, classes=dict(answer.classes))
+        fields = call.log_fields
+        fields["rows"] = fields.get("rows", 0) + len(answer.rows.positions)
+        classes: Counter[str] = Counter(fields.get("classes", {}))
+        classes.update(answer.classes)
+        fields.update(model_version=answer.version, classes=dict(classes))
 
     def refused(self, call: Call, refusal: Refused) -> None:
-        call.log_fields.update(rows=refusal.request_rows, errors=refusal.errors)
+        fields = call.log_fields
+        fields["rows"] = fields.get("rows", 0) + refusal.refused_rows
+        fields["errors"] = fields.get("errors", 0) + refusal.errors
 
 
 class DataPlane:
@@ -175,15 +185,9 @@ class DataPlane:
         self._answered(call, Answered(result["version"], result["input_rows"], classes))
         return Explanations(result["version"], explanations)
 
-    async def score_table(self, call: Call, table: pa.Table, first_row: int = 0) -> ScoredTable:
-        """A table scored row by row (``car_evaluation_model.batch``); ``first_row`` numbers its rows."""
-        scored = await _run(score_arrow, table, table.num_rows, 0)
-        valid = scored.verdicts.valid
-        row_numbers = (valid.nonzero()[0] + first_row).tolist()
-        self._answered(call, Answered(model_version, scored.input_rows(), scored.class_counts(), row_numbers))
-        if scored.rejected:
-            self._tell(Refused(table.num_rows, scored.rejected, scored.rejected, scored.verdicts.problems), call)
-        return scored
+    def file_scoring(self, call: Call) -> FileScoring:
+        """A file's scoring, table by table; the recorders are told when ``FileScoring.record`` is called."""
+        return FileScoring(self, call)
 
     def _answered(self, call: Call, answer: Answered) -> None:
         for recorder in self.recorders:
@@ -197,3 +201,70 @@ class DataPlane:
     def _tell(self, refusal: Refused, call: Call) -> None:
         for recorder in self.recorders:
             recorder.refused(call, refusal)
+
+
+@dataclass(frozen=True, slots=True)
+class _ScoredPart:
+    """What the recorders are told of one scored table of a file: small, its rows' answers are not kept."""
+
+    first_row: int  # the file's row number of the table's first row
+    rows: int
+    valid_rows: np.ndarray  # each valid row's number in the table
+    positions: np.ndarray  # each valid row's position among the cars
+    classes: dict[str, int]
+    problems: Mapping[tuple[str | None, str], int]
+
+    @property
+    def rejected(self) -> int:
+        return self.rows - len(self.valid_rows)
+
+
+class FileScoring:
+    """One file scored table by table (``car_evaluation_model.batch``), its tables numbered in the file's order.
+
+    The recorders are told only by ``record``, once every table is scored: a file refused half-way
+    (more rows than allowed, an unreadable row) leaves no trace in the metrics or the ledger, as
+    nothing of it was answered. Until then only each table's verdicts are kept, not its answers.
+    """
+
+    def __init__(self, plane: DataPlane, call: Call) -> None:
+        self._plane = plane
+        self._call = call
+        self._parts: list[_ScoredPart] = []
+        self.rows = 0
+        self.rejected = 0
+        self._classes: Counter[str] = Counter()
+
+    async def score(self, table: pa.Table) -> pa.Table:
+        """``table``, the file's next rows, with its answers and errors added."""
+        scored = await _run(score_arrow, table, table.num_rows, 0)
+        valid = scored.verdicts.valid
+        self._parts.append(
+            _ScoredPart(
+                self.rows,
+                table.num_rows,
+                valid.nonzero()[0].astype(np.int32),  # a table's rows and the cars' positions fit
+                scored.verdicts.positions[valid].astype(np.int32),
+                scored.class_counts(),
+                scored.verdicts.problems,
+            )
+        )
+        self.rows += table.num_rows
+        self.rejected += self._parts[-1].rejected
+        self._classes.update(self._parts[-1].classes)
+        return scored.table
+
+    def class_counts(self) -> dict[str, int]:
+        """Valid rows per predicted class, every class listed in the model's order."""
+        return {label: self._classes[label] for label in trained_table().classes}
+
+    def record(self) -> None:
+        """Tell every recorder what was answered and refused, table by table, with the file's row numbers."""
+        domain = trained_table().domain
+        for part in self._parts:
+            row_numbers = (part.valid_rows + part.first_row).tolist()
+            answer = Answered(model_version, InputRows(domain, part.positions.tolist()), part.classes, row_numbers)
+            self._plane._answered(self._call, answer)
+            if part.rejected:
+                self._plane._tell(Refused(part.rows, part.rejected, part.rejected, part.problems), self._call)
+        self._parts = []

@@ -35,6 +35,7 @@ from app.ledger.gauges import PerformanceCollector
 from app.ledger.metrics import LedgerMetrics
 from app.ledger_recorder import LedgerRecorder
 from app.log import setup_logging
+from app.memory import bound_retained_memory
 from app.metrics.files import multiprocess_dir
 from app.metrics.http import HttpMetrics
 from app.metrics.model import ModelFacts
@@ -49,6 +50,7 @@ from car_evaluation_model import __version__ as model_version
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
+    bound_retained_memory()  # in each worker: a large upload's memory is given back (app.memory)
     # Load the model before the first request; a broken model keeps the service up
     # so that /health can say why (503).
     try:

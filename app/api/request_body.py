@@ -8,6 +8,7 @@ cannot expand into a large one (a "gzip bomb"). Decoding stops one byte past the
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator
 from typing import Final
 
 from starlette.requests import Request
@@ -42,31 +43,42 @@ def content_encoding(request: Request) -> str:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, decoded; ``ApiError`` 413, 415 or 400 when it cannot be had within ``limit``."""
+    return b"".join([chunk async for chunk in body_chunks(request, limit)])
+
+
+async def body_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body, decoded, as it arrives; ``ApiError`` 413, 415 or 400 as soon as it cannot be had within ``limit``."""
     declared = header(request.scope, b"content-length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
     encoding = content_encoding(request)
-    chunks: list[bytes] = []
-    received = 0
+    decoder = None if encoding == "identity" else zlib.decompressobj(wbits=DECODERS[encoding])
+    received = decoded = 0
     async for chunk in request.stream():  # raises ClientDisconnect for a client that went away
         received += len(chunk)
         if received > limit:
             raise body_too_large(limit)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    return body if encoding == "identity" else decode(body, encoding, limit)
+        if decoder is None:
+            yield chunk
+            continue
+        pending = chunk
+        while pending:  # at most one byte past the limit is decoded
+            part = _decompress(decoder, pending, encoding, limit - decoded + 1)
+            decoded += len(part)
+            if decoded > limit:
+                raise body_too_large(limit, decoded=True)
+            if part:
+                yield part
+            pending = decoder.unconsumed_tail
+    if decoder is not None and (not decoder.eof or decoder.unused_data):
+        raise ApiError.single(400, ["body"], f"the body is not one complete {encoding} stream", "body_not_decodable")
 
 
-def decode(body: bytes, encoding: str, limit: int) -> bytes:
-    decoder = zlib.decompressobj(wbits=DECODERS[encoding])
+def _decompress(decoder: zlib._Decompress, data: bytes, encoding: str, max_length: int) -> bytes:
     try:
-        decoded = decoder.decompress(body, limit + 1)
+        part: bytes = decoder.decompress(data, max_length)
     except zlib.error as error:
         raise ApiError.single(
             400, ["body"], f"the body is not valid {encoding} data: {error}", "body_not_decodable"
         ) from None
-    if len(decoded) > limit:
-        raise body_too_large(limit, decoded=True)
-    if not decoder.eof or decoder.unused_data:
-        raise ApiError.single(400, ["body"], f"the body is not one complete {encoding} stream", "body_not_decodable")
-    return decoded
+    return part

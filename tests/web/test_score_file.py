@@ -1,4 +1,4 @@
-"""The page's "Score a file": upload in chromium, read the counts, download the file and read it back."""
+"""The page's "Score a file": upload in chromium; the counts, the refused rows and both downloads read back."""
 
 from __future__ import annotations
 
@@ -44,6 +44,21 @@ def test_a_file_is_scored_counted_and_downloaded(page: Any, tmp_path: Path, suff
     for label in config.model.classes:
         shown = page.locator(f'#file-classes tr[data-class="{label}"] .count').inner_text()
         assert shown == str(pc.sum(pc.equal(expected["prediction"], label)).as_py() or 0)
+
+    refused_rows = pc.indices_nonzero(pc.is_valid(expected["error"])).to_pylist()
+    listed = [row.locator("td").all_inner_texts() for row in page.locator("#file-rejected-rows tbody tr").all()]
+    assert listed == [[str(row), expected["error"][row].as_py()] for row in refused_rows[:10]]
+    assert page.locator("#file-rejects-listed").inner_text() == f"the first 10 of {rejected}"
+
+    with page.expect_download() as rejects_info:
+        page.get_by_role("button", name="Download the refused rows").click()
+    rejects = rejects_info.value
+    assert rejects.suggested_filename == f"my_cars.rejected{suffix}"
+    rejects_path = tmp_path / rejects.suggested_filename
+    rejects.save_as(rejects_path)
+    rejects_table = pq.read_table(rejects_path) if suffix == ".parquet" else pa_csv.read_csv(rejects_path)
+    assert rejects_table["id"].to_pylist() == [table["id"][row].as_py() for row in refused_rows]
+    assert rejects_table["error"].to_pylist() == [expected["error"][row].as_py() for row in refused_rows]
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the scored file").click()

@@ -2,56 +2,92 @@
 
 The model package's batch scoring (``car_evaluation_model.batch``) does the work: every row
 is answered or refused on its own, with the messages of ``/predict``. The upload has its own
-limits (``MAX_UPLOAD_BYTES``, ``MAX_UPLOAD_ROWS``); reading, scoring and writing run in the
-thread pool, so the event loop stays free for other requests while a large file is scored.
+limits (``MAX_UPLOAD_BYTES``, ``MAX_UPLOAD_ROWS``).
+
+Memory stays bounded whatever the file's size: the body is parsed as it arrives, the file part
+spooled to a temporary file (Starlette's multipart parser), read back in tables of
+``CHUNK_ROWS`` rows (``read_batches``), each scored through the data plane and appended to an
+unnamed temporary file; reading, scoring and writing run in the thread pool, so the event loop
+stays free for other requests. A worker scores one upload at a time (``UPLOADS_SCORED_AT_ONCE``),
+so its memory does not grow with the uploads it is sent at once either. Only when the whole
+file is scored is the answer sent, from that file: a file refused half-way (past
+``MAX_UPLOAD_ROWS``, a row that cannot be read) is a clean 4xx, never a 200 with half an
+answer, and the recorders are told of the rows only then (``FileScoring``). The temporary files
+have no name left on disk once open, so nothing stays behind, whatever happens to the request.
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
+import contextlib
+import json
 import re
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import PurePath
-from typing import Any
+from typing import IO, Annotated, Any, Literal
 
+import numpy as np
 import orjson
 import pyarrow as pa
-from fastapi import Request, Response
+import pyarrow.compute as pc
+from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.types import Message
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.responses import StreamingResponse
 
 from app.api.deps import SettingsDep, data_plane_of
 from app.api.prediction import call_of
-from app.api.request_body import read_body
+from app.api.request_body import body_chunks
 from app.api.routing import RouterWithHead
-from app.errors import UNPROCESSABLE, ApiError
+from app.data_plane import FileScoring
+from app.errors import BAD_REQUEST, UNPROCESSABLE, ApiError
+from app.memory import release_unused_memory
+from app.request_state import header
 from app.schemas.errors import ErrorResponse
+from car_evaluation_model.batch import ERROR
 from car_evaluation_model.batch_files import (
     FORMATS,
     MEDIA_TYPES,
     BatchFileError,
     FileColumnsError,
     FileFormat,
-    TooManyRowsError,
-    read_table,
-    table_bytes,
+    TableWriter,
+    read_batches,
 )
+from car_evaluation_model.processing.validation import echo
 
 router = RouterWithHead(tags=["prediction"])
 
 FIELD = "file"
+FORM_MEDIA_TYPE = "multipart/form-data"
 # Room for the multipart framing around the file: boundaries and part headers.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Rows read, scored and written at a time: what bounds the memory an upload takes.
+CHUNK_ROWS = 25_000
+# Uploads a worker scores at once; the others wait their turn, their files spooled to disk. A
+# worker has one core, so scoring two at once is no faster, and would take twice the memory.
+UPLOADS_SCORED_AT_ONCE = 1
+# Bytes of the answer read from its temporary file and sent at a time.
+SEND_BYTES = 1024 * 1024
 # Headers that sum the answer up for a client that does not read the file (the page).
 ROWS_HEADER = "X-Rows"
 REJECTED_HEADER = "X-Rows-Rejected"
 CLASSES_HEADER = "X-Class-Counts"
+# The first rejected rows, as JSON: [{"row": 0, "error": "..."}], for the page to list them.
+FIRST_REJECTED_HEADER = "X-Rows-Rejected-First"
+FIRST_REJECTED_LISTED = 10
+# Fewer rows listed rather than a header a proxy refuses (nginx's buffer for them: 4 or 8 KiB).
+FIRST_REJECTED_HEADER_BYTES = 2048
+# What the answer holds: every row, or (rows=rejected) only the rejected ones, as the CLI's --rejects.
+RowsWanted = Literal["all", "rejected"]
 
 REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
+            FORM_MEDIA_TYPE: {
                 "schema": {
                     "type": "object",
                     "required": [FIELD],
@@ -72,7 +108,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"model": ErrorResponse, "description": "The body is not a readable multipart form."},
     413: {"model": ErrorResponse, "description": "The file is larger than MAX_UPLOAD_BYTES."},
-    415: {"model": ErrorResponse, "description": "The file is neither .csv nor .parquet."},
+    415: {
+        "model": ErrorResponse,
+        "description": "The body is not sent as multipart/form-data, or the file is neither .csv nor .parquet.",
+    },
     422: {
         "model": ErrorResponse,
         "description": "No file field, an unreadable file, no rows, more rows than MAX_UPLOAD_ROWS, "
@@ -109,70 +148,199 @@ def _format_of(upload: UploadFile) -> FileFormat:
     )
 
 
-async def _uploaded_file(request: Request, limit: int) -> UploadFile:
-    """The form's ``file``, read within ``limit`` bytes before the multipart parser sees it."""
+def _check_form(request: Request) -> None:
+    content_type = header(request.scope, b"content-type")
+    if (content_type or "").split(";", 1)[0].strip().lower() != FORM_MEDIA_TYPE:
+        raise ApiError.single(
+            415,
+            ["header", "content-type"],
+            f"send the body as {FORM_MEDIA_TYPE}, with the CSV or Parquet file in the field {FIELD!r}",
+            "unsupported_media_type",
+            input=echo(content_type),
+        )
+
+
+async def _uploaded_form(request: Request, limit: int) -> tuple[FormData, UploadFile]:
+    """The form and its ``file``, parsed as the body arrives, refused as soon as it is past ``limit`` bytes."""
+    _check_form(request)
+
+    async def body() -> AsyncGenerator[bytes]:
+        try:
+            async for chunk in body_chunks(request, limit + MULTIPART_OVERHEAD_BYTES):
+                yield chunk
+        except ApiError as error:
+            raise _too_large(limit) if error.status_code == 413 else error from None
+
     try:
-        body = await read_body(request, limit + MULTIPART_OVERHEAD_BYTES)
-    except ApiError as error:
-        raise _too_large(limit) if error.status_code == 413 else error from None
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return {"type": "http.disconnect"}
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+        form = await MultiPartParser(request.headers, body(), max_files=1, max_fields=10).parse()
+    except MultiPartException as error:
+        raise ApiError.single(
+            BAD_REQUEST, ["body"], f"the body is not a readable multipart form: {error.message}", "form_unreadable"
+        ) from None
     upload = form.get(FIELD)
     if not isinstance(upload, UploadFile):
+        await form.close()
         raise _file_problem(
             f"the form has no file field {FIELD!r}; send the CSV or Parquet file as {FIELD!r}", "missing"
         )
     if upload.size is not None and upload.size > limit:
+        await form.close()
         raise _too_large(limit)
-    return upload
+    return form, upload
 
 
-def _read(data: bytes, file_format: FileFormat, name: str, max_rows: int) -> pa.Table:
+@contextlib.contextmanager
+def _readable(name: str) -> Iterator[None]:
+    """The model package's errors about the uploaded file as 422s naming it."""
     try:
-        return read_table(io.BytesIO(data), file_format, name, max_rows)
-    except TooManyRowsError as error:
-        raise _file_problem(f"{name} has more rows than MAX_UPLOAD_ROWS ({error.limit})", "too_many_rows") from None
+        yield
     except FileColumnsError as error:
         raise _file_problem(str(error), "missing_column") from None
     except BatchFileError as error:
         raise _file_problem(str(error), "file_unreadable") from None
 
 
-def _download_name(filename: str | None, file_format: FileFormat) -> str:
+def _too_many_rows(name: str, limit: int) -> ApiError:
+    return _file_problem(f"{name} has more rows than MAX_UPLOAD_ROWS ({limit})", "too_many_rows")
+
+
+def _next_table(tables: Iterator[pa.Table], name: str) -> pa.Table | None:
+    with _readable(name):
+        return next(tables, None)
+
+
+def _rejected_rows(scored: pa.Table, first_row: int, wanted: int) -> list[dict[str, Any]]:
+    """The first ``wanted`` rejected rows of ``scored``, numbered in the file (from ``first_row``), with errors."""
+    errors = scored[ERROR]
+    at = np.flatnonzero(errors.is_valid().to_numpy(zero_copy_only=False))[:wanted]
+    return [
+        {"row": first_row + int(row), "error": error}
+        for row, error in zip(at.tolist(), errors.take(at).to_pylist(), strict=True)
+    ]
+
+
+async def _score_into(
+    output: IO[bytes],
+    source: IO[bytes],
+    file_format: FileFormat,
+    *,
+    name: str,
+    max_rows: int,
+    scoring: FileScoring,
+    rows: RowsWanted,
+) -> list[dict[str, Any]]:
+    """Every table of ``source`` scored by ``scoring`` and written to ``output`` (all ``rows``, or the rejected).
+
+    A 422 as soon as the file fails; else the first rejected rows.
+    """
+    with _readable(name):
+        chunks = await run_in_threadpool(read_batches, source, file_format, name=name, chunk_rows=CHUNK_ROWS)
+    if chunks.rows is not None and chunks.rows > max_rows:  # Parquet says how many rows it has
+        raise _too_many_rows(name, max_rows)
+    writer = TableWriter(output, file_format)
+    first_rejected: list[dict[str, Any]] = []
+    try:
+        while (table := await run_in_threadpool(_next_table, chunks.tables, name)) is not None:
+            if scoring.rows + table.num_rows > max_rows:
+                raise _too_many_rows(name, max_rows)
+            first_row = scoring.rows
+            scored = await scoring.score(table)
+            del table
+            first_rejected += _rejected_rows(scored, first_row, FIRST_REJECTED_LISTED - len(first_rejected))
+            if rows == "rejected":
+                scored = scored.filter(pc.is_valid(scored[ERROR]))
+            await run_in_threadpool(writer.write, scored)
+            del scored
+    finally:
+        await run_in_threadpool(writer.close)
+    if scoring.rows == 0:
+        raise _file_problem(f"{name}: no rows to score", "file_unreadable")
+    return first_rejected
+
+
+async def _sent(answer: IO[bytes]) -> AsyncIterator[bytes]:
+    """The answer's bytes from its temporary file, which is closed (and so gone) at the end, or if the client goes."""
+    try:
+        while chunk := await run_in_threadpool(answer.read, SEND_BYTES):
+            yield chunk
+    finally:
+        answer.close()
+        release_unused_memory()
+
+
+def _first_rejected_header(rejected: list[dict[str, Any]]) -> str:
+    # ASCII only in a header: the errors echo the file's values, which may be any text.
+    listed = json.dumps(rejected, separators=(",", ":"))
+    while len(listed) > FIRST_REJECTED_HEADER_BYTES and len(rejected) > 1:
+        rejected = rejected[:-1]
+        listed = json.dumps(rejected, separators=(",", ":"))
+    return listed
+
+
+def _scoring_turn(request: Request) -> asyncio.Semaphore:
+    """The app's turns to score an upload, made in its event loop when first needed."""
+    state = request.app.state
+    if getattr(state, "upload_scoring", None) is None:
+        state.upload_scoring = asyncio.Semaphore(UPLOADS_SCORED_AT_ONCE)
+    turn: asyncio.Semaphore = state.upload_scoring
+    return turn
+
+
+def _download_name(filename: str | None, file_format: FileFormat, rows: RowsWanted) -> str:
     # Only plain characters in the header: the client's name is untrusted text.
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(filename or "cars").stem)[:100] or "cars"
-    return f"{stem}.scored.{file_format}"
+    return f"{stem}.{'scored' if rows == 'all' else 'rejected'}.{file_format}"
 
 
 @router.post("/predict/file", responses=RESPONSES, openapi_extra=REQUEST_BODY, response_class=Response)
-async def predict_file(request: Request, settings: SettingsDep) -> Response:
+async def predict_file(
+    request: Request,
+    settings: SettingsDep,
+    rows: Annotated[RowsWanted, Query(description="`rejected`: answer only the rejected rows.")] = "all",
+) -> Response:
     """Score every row of an uploaded CSV or Parquet file (multipart form, field `file`).
 
     The answer is the same file, in the same format, with the columns `prediction`,
     `probability_<class>` for each class, and `error` added: a valid row gets what
     `/predict` answers for it, an invalid one null answers and the message `/predict` gives
     (without its `row i:` prefix). Other columns are kept, in order; CSV values are read as text.
-    The headers `X-Rows`, `X-Rows-Rejected` and `X-Class-Counts` (JSON) sum it up.
+    The headers `X-Rows`, `X-Rows-Rejected` and `X-Class-Counts` (JSON) sum it up, and
+    `X-Rows-Rejected-First` (JSON) lists the first rejected rows with their errors.
+    With `rows=rejected`, the file holds only the rejected rows.
     """
-    upload = await _uploaded_file(request, settings.MAX_UPLOAD_BYTES)
-    file_format = _format_of(upload)
-    name = upload.filename or "the file"
-    data = await upload.read()
-    table = await run_in_threadpool(_read, data, file_format, name, settings.MAX_UPLOAD_ROWS)
-    scored = await data_plane_of(request).score_table(call_of(request, "predict file", "v1"), table)
-    content = await run_in_threadpool(table_bytes, scored.table, file_format)
+    form, upload = await _uploaded_form(request, settings.MAX_UPLOAD_BYTES)
+    answer = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _sent once the answer is sent)
+    try:
+        file_format = _format_of(upload)
+        scoring = data_plane_of(request).file_scoring(call_of(request, "predict file", "v1"))
+        name = upload.filename or "the file"
+        async with _scoring_turn(request):
+            try:
+                first_rejected = await _score_into(
+                    answer,
+                    upload.file,
+                    file_format,
+                    name=name,
+                    max_rows=settings.MAX_UPLOAD_ROWS,
+                    scoring=scoring,
+                    rows=rows,
+                )
+            finally:
+                release_unused_memory()
+        size = answer.tell()
+        answer.seek(0)
+    except BaseException:
+        answer.close()
+        raise
+    finally:
+        await form.close()
+    scoring.record()
     headers = {
-        "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format)}"',
-        ROWS_HEADER: str(scored.table.num_rows),
-        REJECTED_HEADER: str(scored.rejected),
-        CLASSES_HEADER: orjson.dumps(scored.class_counts()).decode(),
+        "Content-Disposition": f'attachment; filename="{_download_name(upload.filename, file_format, rows)}"',
+        "Content-Length": str(size),
+        ROWS_HEADER: str(scoring.rows),
+        REJECTED_HEADER: str(scoring.rejected),
+        CLASSES_HEADER: orjson.dumps(scoring.class_counts()).decode(),
+        FIRST_REJECTED_HEADER: _first_rejected_header(first_rejected),
     }
-    return Response(content, media_type=MEDIA_TYPES[file_format], headers=headers)
+    return StreamingResponse(_sent(answer), media_type=MEDIA_TYPES[file_format], headers=headers)

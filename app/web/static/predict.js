@@ -1,5 +1,6 @@
 // The prediction form: send the six chosen values to the API, show the answer and why.
-// The file form: upload a CSV or Parquet file, show its counts, offer the scored file.
+// The file form: upload a CSV or Parquet file, show its counts and the first refused rows, offer
+// the scored file and, sent again with rows=rejected, the refused rows alone.
 "use strict";
 
 const form = document.getElementById("predict-form");
@@ -106,6 +107,9 @@ const fileForm = document.getElementById("file-form");
 const fileError = document.getElementById("file-error");
 const fileResult = document.getElementById("file-result");
 const fileDownload = document.getElementById("file-download");
+const fileRejects = document.getElementById("file-rejects");
+const rejectsDownload = document.getElementById("file-rejects-download");
+let scoredFile = null; // the file last scored, sent again for its refused rows alone
 
 function showFileError(message) {
   fileResult.hidden = true;
@@ -118,6 +122,50 @@ function downloadName(response) {
   const match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
   return match ? match[1] : "scored";
 }
+
+function showRejected(rejected, response) {
+  // The service lists the first refused rows: [{"row": 0, "error": "..."}], rows counted from 0.
+  const listed = JSON.parse(response.headers.get("X-Rows-Rejected-First") || "[]");
+  const body = document.querySelector("#file-rejected-rows tbody");
+  body.replaceChildren(
+    ...listed.map(({ row, error }) => {
+      const line = document.createElement("tr");
+      for (const text of [String(row), error]) {
+        line.append(document.createElement("td"));
+        line.lastChild.textContent = text;
+      }
+      return line;
+    }),
+  );
+  document.getElementById("file-rejects-listed").textContent =
+    listed.length < rejected ? `the first ${listed.length} of ${rejected}` : `all ${rejected}`;
+  fileRejects.hidden = rejected === 0;
+}
+
+async function save(response) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = downloadName(response);
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+
+rejectsDownload.addEventListener("click", async () => {
+  const body = new FormData();
+  body.append("file", scoredFile);
+  try {
+    const response = await fetch(`${fileForm.dataset.api}?rows=rejected`, { method: "POST", body });
+    if (!response.ok) {
+      showFileError(describeErrors(await response.json().catch(() => null)));
+      return;
+    }
+    await save(response);
+  } catch (error) {
+    showFileError("The service could not be reached: " + error.message);
+  }
+});
 
 fileForm.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -146,6 +194,8 @@ fileForm.addEventListener("submit", async (event) => {
     if (fileDownload.href.startsWith("blob:")) URL.revokeObjectURL(fileDownload.href);
     fileDownload.href = URL.createObjectURL(await response.blob());
     fileDownload.download = downloadName(response);
+    scoredFile = input.files[0];
+    showRejected(rejected, response);
     fileError.hidden = true;
     fileResult.hidden = false;
   } catch (error) {

@@ -36,7 +36,7 @@ from car_evaluation_model.batch import (
     score,
 )
 from car_evaluation_model.config.core import config
-from car_evaluation_model.csv_reading import Reopen, Replayed, csv_batches, one_line, read_header
+from car_evaluation_model.csv_reading import CSV_BLOCK_BYTES, Reopen, Replayed, csv_batches, one_line, read_header
 from car_evaluation_model.file_formats import (
     DEFAULT_CHUNK_ROWS,
     DEFAULT_ENCODING,
@@ -127,11 +127,13 @@ def read_batches(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str | None = None,
     encoding: str = DEFAULT_ENCODING,
+    csv_block_bytes: int = CSV_BLOCK_BYTES,
 ) -> Chunks:
     """``source`` (a path, bytes or a binary stream) in tables of ``chunk_rows`` rows (the last may be shorter).
 
     Its columns are checked for scoring before it returns. ``delimiter`` and ``encoding`` are the
-    CSV's (the delimiter found in the header when None). Any problem, now or while the tables are
+    CSV's (the delimiter found in the header when None), and ``csv_block_bytes`` how much of it is
+    parsed at a time (``csv_reading.csv_batches``). Any problem, now or while the tables are
     read, is a ``BatchFileError`` whose one-line message starts with ``name``. A stream is read once,
     front to back (a Parquet stream that cannot seek is read whole first, as Parquet keeps its
     index at the end).
@@ -153,7 +155,9 @@ def read_batches(
             rows, reopen = _opened(source)
             header = read_header(rows, name, encoding, delimiter)
         names = feature_columns(header.names, name)
-        batches = csv_batches(rows, header, names, name=name, encoding=encoding, reopen=reopen)
+        batches = csv_batches(
+            rows, header, names, name=name, encoding=encoding, reopen=reopen, block_bytes=csv_block_bytes
+        )
         return Chunks(names, _rechunked(_read(batches, name), chunk_rows), None)
 
 

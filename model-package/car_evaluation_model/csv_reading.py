@@ -110,11 +110,13 @@ def csv_batches(
     name: str,
     encoding: str,
     reopen: Reopen | None,
+    block_bytes: int = CSV_BLOCK_BYTES,
 ) -> Iterator[pa.RecordBatch]:
     """The rows after the header, as batches of text columns named ``column_names``.
 
     ``rows`` is the file's path, which Arrow reads itself from the start, or the stream that
-    ``header`` was read from, which goes on after ``header.head``.
+    ``header`` was read from, which goes on after ``header.head``. ``block_bytes``: how much of
+    the file Arrow reads and parses at a time (more is faster, less holds less memory).
     """
     invalid: list[pa_csv.InvalidRow] = []
 
@@ -125,9 +127,9 @@ def csv_batches(
     rows_before = 0
     try:
         reader = pa_csv.open_csv(
-            rows if isinstance(rows, str) else io.BufferedReader(Replayed(header.head, rows), CSV_BLOCK_BYTES),
+            rows if isinstance(rows, str) else io.BufferedReader(Replayed(header.head, rows), block_bytes),
             read_options=pa_csv.ReadOptions(
-                block_size=CSV_BLOCK_BYTES, column_names=column_names, skip_rows=1, encoding=arrow_encoding(encoding)
+                block_size=block_bytes, column_names=column_names, skip_rows=1, encoding=arrow_encoding(encoding)
             ),
             parse_options=pa_csv.ParseOptions(delimiter=header.delimiter, invalid_row_handler=invalid_row),
             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(column_names, pa.binary())),

@@ -64,8 +64,10 @@ FIELD = "file"
 FORM_MEDIA_TYPE = "multipart/form-data"
 # Room for the multipart framing around the file: boundaries and part headers.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-# Rows read, scored and written at a time: what bounds the memory an upload takes.
+# Rows read, scored and written at a time, and the bytes of a CSV parsed at a time: what bounds
+# the memory an upload takes.
 CHUNK_ROWS = 25_000
+CSV_BLOCK_BYTES = 1024 * 1024
 # Uploads a worker scores at once; the others wait their turn, their files spooled to disk. A
 # worker has one core, so scoring two at once is no faster, and would take twice the memory.
 UPLOADS_SCORED_AT_ONCE = 1
@@ -234,7 +236,9 @@ async def _score_into(
     A 422 as soon as the file fails; else the first rejected rows.
     """
     with _readable(name):
-        chunks = await run_in_threadpool(read_batches, source, file_format, name=name, chunk_rows=CHUNK_ROWS)
+        chunks = await run_in_threadpool(
+            read_batches, source, file_format, name=name, chunk_rows=CHUNK_ROWS, csv_block_bytes=CSV_BLOCK_BYTES
+        )
     if chunks.rows is not None and chunks.rows > max_rows:  # Parquet says how many rows it has
         raise _too_many_rows(name, max_rows)
     writer = TableWriter(output, file_format)

@@ -246,15 +246,23 @@ class SqliteStore(Store):
                 ),
                 answers,
             )
-        rows: list[tuple[Any, ...]] = []
-        for frame in frames:
-            version_id = self.id_of(connection, "ledger_versions", frame.model_version)
-            route_id = self.id_of(connection, "ledger_routes", frame.route)
-            head = (frame.time, frame.request_id, frame.v2_id, version_id, route_id)
-            rows.extend(
-                (*head, row, code // CLASS_COUNT, code % CLASS_COUNT)
-                for row, code in zip(frame.row_indices(), frame.codes, strict=True)
+        heads = [
+            (
+                frame.time,
+                frame.request_id,
+                frame.v2_id,
+                self.id_of(connection, "ledger_versions", frame.model_version),
+                self.id_of(connection, "ledger_routes", frame.route),
             )
+            for frame in frames
+        ]
+        # Row by row as SQLite takes them: a chunk's rows as tuples all at once would be hundreds
+        # of megabytes, which the worker's allocator keeps.
+        rows = (
+            (*head, row, code // CLASS_COUNT, code % CLASS_COUNT)
+            for head, frame in zip(heads, frames, strict=True)
+            for row, code in zip(frame.row_indices(), frame.codes, strict=True)
+        )
         raw = connection.connection.driver_connection
         raw.executemany(  # type: ignore[union-attr]
             "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows

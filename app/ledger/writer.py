@@ -27,6 +27,7 @@ from app.ledger.metrics import LedgerMetrics
 from app.ledger.schema import migrate
 from app.ledger.spool import Spool, SpoolFile, claim_orphans
 from app.ledger.store import Store
+from app.memory import release_unused_memory
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Writer:
         return False
 
     def _run(self) -> None:
+        backlog = False  # passes have been writing more than a chunk per file
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
@@ -111,6 +113,11 @@ class Writer:
                 self._publish(lag_since=self._oldest_unwritten())
                 self._stop.wait(RETRY_SECONDS)
                 continue
+            if busy:
+                backlog = True
+            elif backlog:  # written: what it took in decoding goes back to the system (app.memory)
+                release_unused_memory()
+                backlog = False
             if not busy:
                 self._wake.wait(self.flush_seconds)
                 self._wake.clear()

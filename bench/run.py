@@ -38,6 +38,7 @@ from bench import micro
 from bench import results as results_file
 from car_evaluation_model.processing.data_manager import load_dataset
 from devtools import REPO_ROOT
+from devtools.postgres import pg_bin, running_postgres
 from devtools.service import running_server
 
 ROW_COUNTS = (1, 100, 1000)
@@ -83,6 +84,7 @@ class Server:
     path: str = f"{Settings().API_V1_STR}/predict"
     env: dict[str, str] = field(default_factory=dict)
     body: Callable[[int], str] = request_body
+    ledger_on_postgres: bool = False  # LEDGER_URL: a PostgreSQL server the run starts
 
 
 def uvicorn(target: str) -> str:
@@ -90,12 +92,15 @@ def uvicorn(target: str) -> str:
 
 
 # The service as the Procfile starts it (python -m app: one worker here, which keeps its
-# metrics in memory; access log and metrics on).
+# metrics in memory; access log, metrics and the ledger's embedded default on).
 SERVICE = "-m app --host 127.0.0.1 --port $PORT"
 SERVERS = {
     "(1) FastAPI constant": Server(uvicorn("bench.apps.constant:app")),
     "(2) raw ASGI": Server(uvicorn("bench.apps.raw_asgi:app")),
     "(3) this service": Server(SERVICE),
+    # What recording every prediction costs: the ledger off, and on PostgreSQL.
+    "(3o) ledger off": Server(SERVICE, env={"LEDGER_URL": "off"}),
+    "(3pg) ledger on PostgreSQL": Server(SERVICE, ledger_on_postgres=True),
     # Like (1), no access log: what the service itself costs. Then the same without metrics.
     "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false"}),
     "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false"}),
@@ -170,12 +175,15 @@ class Started:
     startup_s: float
 
 
-def start_server(name: str, spec: Server, stack: ExitStack, logs: Path) -> Started:
+def start_server(name: str, spec: Server, stack: ExitStack, logs: Path, postgres_url: str | None) -> Started:
     command = f"exec taskset -c {SERVER_CORE} {shlex.quote(sys.executable)} {spec.command}"
     slug = re.sub(r"\W+", "-", name).strip("-")
     scripts = {rows: wrk_script(spec.body(rows), logs, f"{slug}-{rows}") for rows in ROW_COUNTS}
+    env = {"LEDGER_DATA_DIR": str(logs / slug), **spec.env}  # each its own spool and embedded ledger
+    if spec.ledger_on_postgres:
+        env["LEDGER_URL"] = postgres_url or sys.exit("no PostgreSQL server")
     started = time.perf_counter()
-    server = stack.enter_context(running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=spec.env))
+    server = stack.enter_context(running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=env))
     return Started(f"{server.base_url}{spec.path}", scripts, server.process.pid, time.perf_counter() - started)
 
 
@@ -188,7 +196,13 @@ def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[st
     percentiles are the median of the rounds'.
     """
     with ExitStack() as stack:
-        servers = {name: start_server(name, spec, stack, logs) for name, spec in SERVERS.items()}
+        postgres_url = None
+        if any(spec.ledger_on_postgres for spec in SERVERS.values()):
+            bin_dir = pg_bin() or sys.exit(
+                "PostgreSQL is missing: install it with `sudo apt-get install -y postgresql`"
+            )
+            postgres_url = stack.enter_context(running_postgres(bin_dir)).url
+        servers = {name: start_server(name, spec, stack, logs, postgres_url) for name, spec in SERVERS.items()}
         for server in servers.values():
             for script in server.scripts.values():
                 run_wrk(wrk, server.url, script, 1)  # warm-up
@@ -265,10 +279,12 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
     ) -> float:
         return float(measured["runs"][rows][key] / reference["runs"][rows][key])
 
-    quiet, metrics_off, v2 = (
+    quiet, metrics_off, v2, ledger_off, ledger_postgres = (
         results["(3q) no access log"],
         results["(3m) no log, no metrics"],
         results["(3v2) v2 infer"],
+        results["(3o) ledger off"],
+        results["(3pg) ledger on PostgreSQL"],
     )
     micro_by_rows = {r["rows"]: r["make_prediction_s"] for r in in_process}
     checks = [
@@ -280,6 +296,20 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
         ("metrics cost: 1-row req/s >= 0.9x metrics off", ratio(1, metrics_off, measured=quiet), 0.9, ">="),
         ("v2 infer 1-row req/s >= 0.5x /api/v1", ratio(1, service, measured=v2), 0.5, ">="),
         ("v2 infer 1000-row rows/s >= 1.0x /api/v1", ratio(1000, service, measured=v2), 1.0, ">="),
+        ("ledger, embedded: 1-row req/s >= 0.9x ledger off", ratio(1, ledger_off), 0.9, ">="),
+        ("ledger, embedded: 1000-row rows/s >= 0.8x ledger off", ratio(1000, ledger_off), 0.8, ">="),
+        (
+            "ledger, PostgreSQL: 1-row req/s >= 0.9x ledger off",
+            ratio(1, ledger_off, measured=ledger_postgres),
+            0.9,
+            ">=",
+        ),
+        (
+            "ledger, PostgreSQL: 1000-row rows/s >= 0.8x ledger off",
+            ratio(1000, ledger_off, measured=ledger_postgres),
+            0.8,
+            ">=",
+        ),
         ("make_prediction 1 row <= 20 us", micro_by_rows[1] * 1e6, 20, "<="),
         ("make_prediction 1000 rows <= 1 ms", micro_by_rows[1000] * 1e3, 1, "<="),
         ("make_prediction 100k rows <= 100 ms", micro_by_rows[100_000] * 1e3, 100, "<="),

@@ -5,7 +5,10 @@
 Each server runs as one uvicorn worker pinned to core 0 (taskset); wrk runs pinned to core 1
 with 16 connections, for 1-, 100- and 1000-row requests, the servers in turn, in rounds (on a
 shared machine, the ratios between servers measured in one run are what to read). Every run
-is bounded by wrk's duration. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
+is bounded by wrk's duration. The service records into its ledger (embedded, and on a
+PostgreSQL server the run starts) in the variants that measure the ledger only; after each of
+their runs, the next waits until the ledger's writer has caught up, so that its writing does
+not fall on the next server's measure. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
 raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark, as
 Markdown tables; writes them to bench/results/run.md (which the documentation includes) and
 the raw figures as JSON beside it. A --quick run is a trial: its tables go to
@@ -33,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
+from app.ledger.settings import LedgerSettings
+from app.ledger.store import open_store
 from app.schemas.predict import ARTICLE_EXAMPLE
 from bench import micro
 from bench import results as results_file
@@ -94,18 +99,20 @@ def uvicorn(target: str) -> str:
 # The service as the Procfile starts it (python -m app: one worker here, which keeps its
 # metrics in memory; access log, metrics and the ledger's embedded default on).
 SERVICE = "-m app --host 127.0.0.1 --port $PORT"
+LEDGER_OFF = {"LEDGER_URL": "off"}
 SERVERS = {
     "(1) FastAPI constant": Server(uvicorn("bench.apps.constant:app")),
     "(2) raw ASGI": Server(uvicorn("bench.apps.raw_asgi:app")),
     "(3) this service": Server(SERVICE),
     # What recording every prediction costs: the ledger off, and on PostgreSQL.
-    "(3o) ledger off": Server(SERVICE, env={"LEDGER_URL": "off"}),
+    "(3o) ledger off": Server(SERVICE, env=LEDGER_OFF),
     "(3pg) ledger on PostgreSQL": Server(SERVICE, ledger_on_postgres=True),
     # Like (1), no access log: what the service itself costs. Then the same without metrics.
-    "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false"}),
-    "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false"}),
-    "(3v2) v2 infer": Server(SERVICE, path="/v2/models/car-evaluation/infer", body=v2_body),
-    "(3e) explain": Server(SERVICE, path=f"{Settings().API_V1_STR}/explain"),
+    # These and the other routes without the ledger, whose writing would fall on the next server.
+    "(3q) no access log": Server(SERVICE, env={"ACCESS_LOG": "false", **LEDGER_OFF}),
+    "(3m) no log, no metrics": Server(SERVICE, env={"ACCESS_LOG": "false", "METRICS_ENABLED": "false", **LEDGER_OFF}),
+    "(3v2) v2 infer": Server(SERVICE, path="/v2/models/car-evaluation/infer", body=v2_body, env=LEDGER_OFF),
+    "(3e) explain": Server(SERVICE, path=f"{Settings().API_V1_STR}/explain", env=LEDGER_OFF),
     "(4) article-style pipeline": Server(uvicorn("bench.apps.article:app")),
 }
 
@@ -173,6 +180,33 @@ class Started:
     scripts: dict[int, Path]
     pid: int
     startup_s: float
+    env: dict[str, str]
+    records: bool  # its ledger is on
+
+
+DRAIN_TIMEOUT_S = 300
+
+
+def wait_until_recorded(server: Started) -> None:
+    """Until the server's ledger has written its spool: its writer would otherwise run on beside the next server.
+
+    Read from the spool files and the database's progress, not from ``/metrics``, whose live
+    performance would have the service query the whole ledger.
+    """
+    ledger = LedgerSettings(**server.env)  # type: ignore[arg-type]
+    store = open_store(ledger.database_url() or sys.exit("the ledger is off"))
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            unwritten = sum(
+                path.stat().st_size - store.written_bytes(path.name) for path in ledger.spool_dir().glob("*.spool")
+            )
+            if unwritten <= 0:
+                return
+            time.sleep(0.2)
+    finally:
+        store.engine.dispose()
+    sys.exit(f"the ledger of {server.url} did not write its spool within {DRAIN_TIMEOUT_S} s")
 
 
 def start_server(name: str, spec: Server, stack: ExitStack, logs: Path, postgres_url: str | None) -> Started:
@@ -184,7 +218,14 @@ def start_server(name: str, spec: Server, stack: ExitStack, logs: Path, postgres
         env["LEDGER_URL"] = postgres_url or sys.exit("no PostgreSQL server")
     started = time.perf_counter()
     server = stack.enter_context(running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=env))
-    return Started(f"{server.base_url}{spec.path}", scripts, server.process.pid, time.perf_counter() - started)
+    return Started(
+        f"{server.base_url}{spec.path}",
+        scripts,
+        server.process.pid,
+        time.perf_counter() - started,
+        env,
+        records=spec.command == SERVICE and env.get("LEDGER_URL") != "off",
+    )
 
 
 def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[str, dict[str, Any]]:
@@ -206,6 +247,8 @@ def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[st
         for server in servers.values():
             for script in server.scripts.values():
                 run_wrk(wrk, server.url, script, 1)  # warm-up
+            if server.records:
+                wait_until_recorded(server)
         slices: dict[str, dict[int, list[dict[str, Any]]]] = {
             name: {rows: [] for rows in ROW_COUNTS} for name in SERVERS
         }
@@ -213,6 +256,8 @@ def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[st
             for rows in ROW_COUNTS:
                 for name, server in servers.items():
                     slices[name][rows].append(run_wrk(wrk, server.url, server.scripts[rows], seconds))
+                    if server.records:
+                        wait_until_recorded(server)
             print(f"  round {round_number + 1} of {rounds} done", flush=True)
         return {
             name: {

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
+from app.config import describe
 from app.ledger.export import export
 from app.ledger.labels import LABEL_FIELDS, check_labels
 from app.ledger.schema import migrate
@@ -20,8 +22,16 @@ from app.ledger.store import Store, open_store
 MAX_SHOWN_ERRORS = 20
 
 
+PROG = "python -m app.ledger"
+USAGE_ERROR = 2
+
+
 def _store() -> Store:
-    url = LedgerSettings().database_url()
+    try:
+        url = LedgerSettings().database_url()
+    except ValidationError as error:  # one line, as the service words it (app.config)
+        print(f"{PROG}: error: {describe(error)}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR) from None
     if url is None:
         sys.exit("the ledger is off (LEDGER_URL=off)")
     store = open_store(url)
@@ -51,7 +61,7 @@ def _labels(path: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.ledger", description="The prediction ledger's commands.")
+    parser = argparse.ArgumentParser(prog=PROG, description="The prediction ledger's commands.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or migrate the ledger's tables (the service also does at start)")
     labels = commands.add_parser("labels", help="load true labels from a CSV or Parquet file of request_id,row,label")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -175,3 +176,19 @@ def test_the_ledger_knows_nothing_of_http() -> None:
         [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_bad_setting_is_one_line_naming_it() -> None:
+    environment = {**os.environ, "LEDGER_URL": "off", "LEDGER_SPOOL_MAX_BYTES": "lots"}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.ledger", "migrate"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("python -m app.ledger: error: invalid setting LEDGER_SPOOL_MAX_BYTES='lots'"), line

@@ -86,17 +86,22 @@ def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
     return inputs
 
 
+def unsupported_media_type(content_type: str | None, wanted: str) -> ApiError:
+    """The 415 of a body sent as ``content_type``: ``wanted`` says how to send it."""
+    return ApiError.single(
+        415,
+        ["header", "content-type"],
+        f"send the body as {wanted}",
+        "unsupported_media_type",
+        input=echo(content_type),
+    )
+
+
 async def read_inputs(request: Request, settings: Settings) -> list[Any]:
     """The ``inputs`` list of a JSON body, within the body and row limits; else an ``ApiError``."""
     content_type = header(request.scope, b"content-type")
     if not _is_json(content_type):
-        raise ApiError.single(
-            415,
-            ["header", "content-type"],
-            f"send the body as {JSON_MEDIA_TYPE}",
-            "unsupported_media_type",
-            input=echo(content_type),
-        )
+        raise unsupported_media_type(content_type, JSON_MEDIA_TYPE)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     inputs = _parse_inputs(body, settings.MAX_ROWS_PER_REQUEST)
     logger.debug("inputs {}", inputs)

@@ -38,6 +38,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import StreamingResponse
 
 from app.api.deps import SettingsDep, data_plane_of
+from app.api.inputs import unsupported_media_type
 from app.api.prediction import call_of
 from app.api.request_body import body_chunks
 from app.api.routing import RouterWithHead
@@ -56,7 +57,6 @@ from car_evaluation_model.batch_files import (
     TableWriter,
     read_batches,
 )
-from car_evaluation_model.processing.validation import echo
 
 router = RouterWithHead(tags=["prediction"])
 
@@ -153,12 +153,8 @@ def _format_of(upload: UploadFile) -> FileFormat:
 def _check_form(request: Request) -> None:
     content_type = header(request.scope, b"content-type")
     if (content_type or "").split(";", 1)[0].strip().lower() != FORM_MEDIA_TYPE:
-        raise ApiError.single(
-            415,
-            ["header", "content-type"],
-            f"send the body as {FORM_MEDIA_TYPE}, with the CSV or Parquet file in the field {FIELD!r}",
-            "unsupported_media_type",
-            input=echo(content_type),
+        raise unsupported_media_type(
+            content_type, f"{FORM_MEDIA_TYPE}, with the CSV or Parquet file in the field {FIELD!r}"
         )
 
 

@@ -4,8 +4,9 @@ A collector, not gauges set by each worker: the figures come from the one databa
 and replica writes to, so whichever worker answers a scrape reads the same ones, and nothing is
 written to the multiprocess files (a dead worker's stale value could not linger there). The
 figures are ``Ledger.performance``'s, the same as ``GET /api/v1/performance`` answers, read at
-most once per ``max_age`` seconds per worker. A database that cannot be read gives
-``car_evaluation_ledger_performance_up 0`` and no figures, never a failed scrape.
+most once per ``max_age`` seconds per worker, in the background once a first read is done. A
+database that cannot be read gives ``car_evaluation_ledger_performance_up 0`` and no figures,
+never a failed scrape.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class PerformanceCollector(Collector):
         self._lock = threading.Lock()
         self._read_at: float | None = None
         self._versions: list[dict[str, Any]] | None = None  # None: the last read failed
+        self._reading = False
 
     def describe(self) -> list[Metric]:
         return []  # the families depend on the database's content: nothing to check at registration
@@ -56,21 +58,32 @@ class PerformanceCollector(Collector):
             yield from performance_families(versions)
 
     def _current(self) -> list[dict[str, Any]] | None:
-        if not self._lock.acquire(blocking=False):
-            # Another scrape is reading the database (slow, or not answering): what was read last.
-            return self._versions
+        """The figures read last; the first scrape reads them, a later one finding them stale has them read anew.
+
+        The query covers the whole ledger and takes longer as it grows: after the first, a scrape
+        never waits for it, and never starts a second while one runs.
+        """
+        with self._lock:
+            first = self._read_at is None and not self._reading
+            stale = self._read_at is not None and self._clock() - self._read_at >= self._max_age
+            if not (first or (stale and not self._reading)):
+                return self._versions
+            self._reading = True
+        if first:
+            self._read()
+        else:
+            threading.Thread(target=self._read, name="ledger-performance", daemon=True).start()
+        return self._versions
+
+    def _read(self) -> None:
+        started = self._clock()
         try:
-            now = self._clock()
-            if self._read_at is None or now - self._read_at >= self._max_age:
-                try:
-                    self._versions = self._performance()
-                except Exception:
-                    logger.warning("ledger: live performance not read for /metrics", exc_info=True)
-                    self._versions = None
-                self._read_at = now
-            return self._versions
-        finally:
-            self._lock.release()
+            versions = self._performance()
+        except Exception:
+            logger.warning("ledger: live performance not read for /metrics", exc_info=True)
+            versions = None
+        with self._lock:
+            self._versions, self._read_at, self._reading = versions, started, False
 
 
 def performance_families(versions: list[dict[str, Any]]) -> list[Metric]:

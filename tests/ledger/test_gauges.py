@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,16 @@ def test_the_scrape_answers_while_the_database_is_down(own_postgres: RunningPost
     assert any(metric == "car_evaluation_model_info" for metric, _ in found)  # the rest is all there
 
 
+def eventually(condition: Callable[[], bool], timeout: float = 30) -> bool:
+    """Whether ``condition`` holds within ``timeout`` seconds (a background read finishing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -242,7 +253,8 @@ def test_the_database_is_read_once_per_max_age(ledger_url: str | None, open_ledg
     clock.now = 29.9
     assert predictions() == 3  # read less than 30 s ago
     clock.now = 30
-    assert predictions() == 5
+    assert predictions() == 3  # stale: answered at once, read anew in the background
+    assert eventually(lambda: predictions() == 5)
     assert len(reads) == 2
 
 
@@ -265,4 +277,32 @@ def test_a_failed_read_is_up_0_until_one_succeeds() -> None:
     failing = False
     assert up() == 0  # the failure is kept for the max age: a database that is down is not hammered
     clock.now = 30
+    assert eventually(lambda: up() == 1)
+
+
+def test_a_scrape_waits_for_no_read_but_the_first() -> None:
+    """A stale figure is read anew on another thread; meanwhile scrapes answer with the last, starting no read."""
+    held = threading.Event()
+    readers: list[threading.Thread] = []
+
+    def performance() -> list[dict[str, Any]]:
+        readers.append(threading.current_thread())
+        if len(readers) > 1:
+            held.wait(5)
+        return []
+
+    clock = Clock()
+    registry = CollectorRegistry()
+    registry.register(PerformanceCollector(performance, max_age=30, clock=clock))
+
+    def up() -> float:
+        return samples(generate_latest(registry).decode())[("car_evaluation_ledger_performance_up", ())]
+
     assert up() == 1
+    assert readers == [threading.current_thread()]  # the first read: the scrape has nothing else to show
+    clock.now = 30
+    assert [up(), up(), up()] == [1, 1, 1]
+    held.set()
+    assert eventually(lambda: len(readers) == 2)
+    assert readers[1] is not threading.current_thread()
+    assert len(readers) == 2

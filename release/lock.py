@@ -10,6 +10,7 @@ will install no other file under that name, from any index.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,9 @@ def lock(output: Path = REQUIREMENTS) -> None:
     with tempfile.TemporaryDirectory() as wheels:
         _, sdist = build_distributions(Path(wheels))
         sdist.unlink()  # only the wheel is reproducible, so only its hash is pinned
-        output.unlink(missing_ok=True)  # pip-compile would otherwise keep the old hashes
+        # A new file (pip-compile would keep an old one's hashes), put in place once complete:
+        # a failed resolution (the index unreachable) leaves the old one as it was.
+        compiled = Path(wheels) / "requirements.txt"
         subprocess.run(
             [
                 sys.executable,
@@ -43,13 +46,14 @@ def lock(output: Path = REQUIREMENTS) -> None:
                 "--find-links",
                 wheels,
                 "--output-file",
-                str(output.relative_to(REPO_ROOT)),
+                str(compiled),
                 str(DEPLOY_IN.relative_to(REPO_ROOT)),
             ],
             check=True,
             cwd=REPO_ROOT,
             env=isolated_pip_env(CUSTOM_COMPILE_COMMAND="tox -e lock"),
         )
+        shutil.move(compiled, output)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,9 @@ def two_workers(directory: Path, files: list[Path], warm_ups: list[Path], rounds
     port = free_port()
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     written_limit, limit = memory_limit()
-    with running_server(directory / "two-workers.log", command=command, port=port, env={"LEDGER_URL": "off"}) as server:
+    # The ledger on, as deployed: every answered row recorded while the next upload is scored.
+    ledger = {"LEDGER_DATA_DIR": str(directory / "two-workers-ledger")}
+    with running_server(directory / "two-workers.log", command=command, port=port, env=ledger) as server:
         workers = workers_of(server.process.pid)
         if len(workers) != 2:
             raise RuntimeError(f"expected two workers, found {workers}")
@@ -164,8 +166,8 @@ def two_workers(directory: Path, files: list[Path], warm_ups: list[Path], rounds
             for number, use in enumerate(uses.values(), 1)
         ),
         "",
-        f"Four uploads at once (two of each format), {rounds} times, each time answered in {seconds:.1f} s on "
-        f"average: the workers' highest peaks add up to "
+        f"Four uploads at once (two of each format, the ledger on), {rounds} times, each time answered in "
+        f"{seconds:.1f} s on average: the workers' highest peaks add up to "
         f"{mb(peaks)} MB, the manifest's limit is {written_limit} ({mb(limit)} MB): {verdict(peaks <= limit)}. "
         f"`{HEALTH_PATH}` answered {health.answered} times meanwhile, failed {health.failed} times, slowest "
         f"{health.slowest * 1000:.0f} ms: {verdict(health.failed == 0 and health.answered > 0)}.",

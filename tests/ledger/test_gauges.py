@@ -258,6 +258,13 @@ def test_the_database_is_read_once_per_max_age(ledger_url: str | None, open_ledg
     assert len(reads) == 2
 
 
+def scraped_up(collector: PerformanceCollector) -> Callable[[], float]:
+    """A scrape of ``collector`` alone, giving ``car_evaluation_ledger_performance_up``."""
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return lambda: samples(generate_latest(registry).decode())[("car_evaluation_ledger_performance_up", ())]
+
+
 def test_a_failed_read_is_up_0_until_one_succeeds() -> None:
     failing = True
 
@@ -267,11 +274,7 @@ def test_a_failed_read_is_up_0_until_one_succeeds() -> None:
         return []
 
     clock = Clock()
-    registry = CollectorRegistry()
-    registry.register(PerformanceCollector(performance, max_age=30, clock=clock))
-
-    def up() -> float:
-        return samples(generate_latest(registry).decode())[("car_evaluation_ledger_performance_up", ())]
+    up = scraped_up(PerformanceCollector(performance, max_age=30, clock=clock))
 
     assert up() == 0
     failing = False
@@ -292,11 +295,7 @@ def test_a_scrape_waits_for_no_read_but_the_first() -> None:
         return []
 
     clock = Clock()
-    registry = CollectorRegistry()
-    registry.register(PerformanceCollector(performance, max_age=30, clock=clock))
-
-    def up() -> float:
-        return samples(generate_latest(registry).decode())[("car_evaluation_ledger_performance_up", ())]
+    up = scraped_up(PerformanceCollector(performance, max_age=30, clock=clock))
 
     assert up() == 1
     assert readers == [threading.current_thread()]  # the first read: the scrape has nothing else to show

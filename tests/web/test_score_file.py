@@ -22,6 +22,22 @@ def cars_with_refusals() -> pa.Table:
     return pa.Table.from_pandas(cars, preserve_index=False).add_column(0, "id", pa.array(range(len(cars))))
 
 
+def downloaded(control: Any, page: Any, directory: Path) -> Path:
+    """The file that clicking ``control`` downloads, saved in ``directory`` under the name the page suggests."""
+    with page.expect_download() as download_info:
+        control.click()
+    download = download_info.value
+    path: Path = directory / download.suggested_filename
+    download.save_as(path)
+    return path
+
+
+def read(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    return pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(strings_can_be_null=True))
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_file_is_scored_counted_and_downloaded(page: Any, tmp_path: Path, suffix: str) -> None:
     table = cars_with_refusals()
@@ -50,30 +66,21 @@ def test_a_file_is_scored_counted_and_downloaded(page: Any, tmp_path: Path, suff
     assert listed == [[str(row), expected["error"][row].as_py()] for row in refused_rows[:10]]
     assert page.locator("#file-rejects-listed").inner_text() == f"the first 10 of {rejected}"
 
-    with page.expect_download() as rejects_info:
-        page.get_by_role("button", name="Download the refused rows").click()
-    rejects = rejects_info.value
-    assert rejects.suggested_filename == f"my_cars.rejected{suffix}"
-    rejects_path = tmp_path / rejects.suggested_filename
-    rejects.save_as(rejects_path)
-    rejects_table = pq.read_table(rejects_path) if suffix == ".parquet" else pa_csv.read_csv(rejects_path)
+    rejects_path = downloaded(page.get_by_role("button", name="Download the refused rows"), page, tmp_path)
+    assert rejects_path.name == f"my_cars.rejected{suffix}"
+    rejects_table = read(rejects_path)
     assert rejects_table["id"].to_pylist() == [table["id"][row].as_py() for row in refused_rows]
     assert rejects_table["error"].to_pylist() == [expected["error"][row].as_py() for row in refused_rows]
 
-    with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download the scored file").click()
-    download = download_info.value
-    assert download.suggested_filename == f"my_cars.scored{suffix}"
-    saved = tmp_path / download.suggested_filename
-    download.save_as(saved)
+    saved = downloaded(page.get_by_role("link", name="Download the scored file"), page, tmp_path)
+    assert saved.name == f"my_cars.scored{suffix}"
+    downloaded_table = read(saved)
     if suffix == ".csv":
-        downloaded = pa_csv.read_csv(saved, convert_options=pa_csv.ConvertOptions(strings_can_be_null=True))
-        assert downloaded["prediction"].to_pylist() == expected["prediction"].to_pylist()
-        assert downloaded["error"].to_pylist() == expected["error"].to_pylist()
-        assert downloaded["probability_acc"].to_pylist() == expected["probability_acc"].to_pylist()
+        assert downloaded_table["prediction"].to_pylist() == expected["prediction"].to_pylist()
+        assert downloaded_table["error"].to_pylist() == expected["error"].to_pylist()
+        assert downloaded_table["probability_acc"].to_pylist() == expected["probability_acc"].to_pylist()
     else:
-        downloaded = pq.read_table(saved)
-        assert downloaded.cast(expected.schema).equals(expected)
+        assert downloaded_table.cast(expected.schema).equals(expected)
 
 
 def test_a_file_without_a_feature_column_shows_the_services_message(page: Any, tmp_path: Path) -> None:

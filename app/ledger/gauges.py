@@ -64,9 +64,9 @@ class PerformanceCollector(Collector):
         never waits for it, and never starts a second while one runs.
         """
         with self._lock:
-            first = self._read_at is None and not self._reading
-            stale = self._read_at is not None and self._clock() - self._read_at >= self._max_age
-            if not (first or (stale and not self._reading)):
+            first = self._read_at is None
+            due = self._read_at is None or self._clock() - self._read_at >= self._max_age
+            if self._reading or not due:
                 return self._versions
             self._reading = True
         if first:

@@ -227,14 +227,19 @@ class SqliteStore(Store):
 
     def _insert(self, connection: Connection, frames: Iterable[Frame]) -> None:
         frames = list(frames)
-        answers = [
-            {
-                "version": self.id_of(connection, "ledger_versions", frame.model_version),
-                "position": position,
-                "class": index,
-                "p": p,
-            }
+        heads = [
+            (
+                frame.time,
+                frame.request_id,
+                frame.v2_id,
+                self.id_of(connection, "ledger_versions", frame.model_version),
+                self.id_of(connection, "ledger_routes", frame.route),
+            )
             for frame in frames
+        ]
+        answers = [
+            {"version": head[3], "position": position, "class": index, "p": p}
+            for head, frame in zip(heads, frames, strict=True)
             for position, probabilities in frame.answers.items()
             for index, p in enumerate(probabilities)
         ]
@@ -246,16 +251,6 @@ class SqliteStore(Store):
                 ),
                 answers,
             )
-        heads = [
-            (
-                frame.time,
-                frame.request_id,
-                frame.v2_id,
-                self.id_of(connection, "ledger_versions", frame.model_version),
-                self.id_of(connection, "ledger_routes", frame.route),
-            )
-            for frame in frames
-        ]
         # Row by row as SQLite takes them: a chunk's rows as tuples all at once would be hundreds
         # of megabytes, which the worker's allocator keeps.
         rows = (

@@ -1,6 +1,6 @@
 """Side-by-side HTTP benchmark of the service against its ceiling, its floor and the article.
 
-    python -m bench.run [--quick]
+    python -m bench.run [--quick] [--baseline CHECKOUT [--baseline-python PYTHON]]
 
 Each server runs as one uvicorn worker pinned to core 0 (taskset); wrk runs pinned to core 1
 with 16 connections, for 1-, 100- and 1000-row requests, the servers in turn, in rounds (on a
@@ -11,7 +11,8 @@ their runs, the next waits until the ledger's writer has caught up, so that its 
 not fall on the next server's measure. Prints req/s, rows/s, p50/p99 latency, ratios to the FastAPI ceiling (1) and the
 raw ASGI floor (2), peak RSS and start-up time, then the in-process micro-benchmark, as
 Markdown tables; writes them to bench/results/run.md (which the documentation includes) and
-the raw figures as JSON beside it. A --quick run is a trial: its tables go to
+the raw figures as JSON beside it. ``--baseline`` adds the service of another checkout, as
+(0), for a before-and-after comparison in one interleaved run. A --quick run is a trial: its tables go to
 bench/results/quick/run.md (not committed), never over the committed run.md.
 """
 
@@ -90,6 +91,8 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     body: Callable[[int], str] = request_body
     ledger_on_postgres: bool = False  # LEDGER_URL: a PostgreSQL server the run starts
+    python: str = sys.executable
+    cwd: Path = REPO_ROOT
 
 
 def uvicorn(target: str) -> str:
@@ -115,6 +118,17 @@ SERVERS = {
     "(3e) explain": Server(SERVICE, path=f"{Settings().API_V1_STR}/explain", env=LEDGER_OFF),
     "(4) article-style pipeline": Server(uvicorn("bench.apps.article:app")),
 }
+
+
+def baseline(checkout: Path, python: Path | None) -> dict[str, Server]:
+    """The service of another checkout (a commit before a change), run by its own environment's Python."""
+    revision = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    python = python or checkout / ".tox" / "test" / "bin" / "python"
+    if not python.exists():
+        sys.exit(f"no Python at {python}: build its environment (tox -e test --notest) or give --baseline-python")
+    return {f"(0) before: {revision}": Server(SERVICE, env=LEDGER_OFF, python=str(python), cwd=checkout)}
 
 
 def wrk_script(body: str, directory: Path, name: str) -> Path:
@@ -210,14 +224,16 @@ def wait_until_recorded(server: Started) -> None:
 
 
 def start_server(name: str, spec: Server, stack: ExitStack, logs: Path, postgres_url: str | None) -> Started:
-    command = f"exec taskset -c {SERVER_CORE} {shlex.quote(sys.executable)} {spec.command}"
+    command = f"exec taskset -c {SERVER_CORE} {shlex.quote(spec.python)} {spec.command}"
     slug = re.sub(r"\W+", "-", name).strip("-")
     scripts = {rows: wrk_script(spec.body(rows), logs, f"{slug}-{rows}") for rows in ROW_COUNTS}
     env = {"LEDGER_DATA_DIR": str(logs / slug), **spec.env}  # each its own spool and embedded ledger
     if spec.ledger_on_postgres:
         env["LEDGER_URL"] = postgres_url or sys.exit("no PostgreSQL server")
     started = time.perf_counter()
-    server = stack.enter_context(running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=env))
+    server = stack.enter_context(
+        running_server(logs / f"{slug}.log", command=["sh", "-c", command], env=env, cwd=spec.cwd)
+    )
     return Started(
         f"{server.base_url}{spec.path}",
         scripts,
@@ -228,7 +244,9 @@ def start_server(name: str, spec: Server, stack: ExitStack, logs: Path, postgres
     )
 
 
-def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[str, dict[str, Any]]:
+def bench_servers(
+    specs: dict[str, Server], *, wrk: str, rounds: int, seconds: int, logs: Path
+) -> dict[str, dict[str, Any]]:
     """Every server measured in turn, ``rounds`` times over, ``seconds`` each time.
 
     All servers run at once (idle but for the one under load): interleaved, a change in the
@@ -238,20 +256,18 @@ def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[st
     """
     with ExitStack() as stack:
         postgres_url = None
-        if any(spec.ledger_on_postgres for spec in SERVERS.values()):
+        if any(spec.ledger_on_postgres for spec in specs.values()):
             bin_dir = pg_bin() or sys.exit(
                 "PostgreSQL is missing: install it with `sudo apt-get install -y postgresql`"
             )
             postgres_url = stack.enter_context(running_postgres(bin_dir)).url
-        servers = {name: start_server(name, spec, stack, logs, postgres_url) for name, spec in SERVERS.items()}
+        servers = {name: start_server(name, spec, stack, logs, postgres_url) for name, spec in specs.items()}
         for server in servers.values():
             for script in server.scripts.values():
                 run_wrk(wrk, server.url, script, 1)  # warm-up
             if server.records:
                 wait_until_recorded(server)
-        slices: dict[str, dict[int, list[dict[str, Any]]]] = {
-            name: {rows: [] for rows in ROW_COUNTS} for name in SERVERS
-        }
+        slices: dict[str, dict[int, list[dict[str, Any]]]] = {name: {rows: [] for rows in ROW_COUNTS} for name in specs}
         for round_number in range(rounds):
             for rows in ROW_COUNTS:
                 for name, server in servers.items():
@@ -261,8 +277,8 @@ def bench_servers(*, wrk: str, rounds: int, seconds: int, logs: Path) -> dict[st
             print(f"  round {round_number + 1} of {rounds} done", flush=True)
         return {
             name: {
-                "command": SERVERS[name].command,
-                "env": SERVERS[name].env,
+                "command": specs[name].command,
+                "env": specs[name].env,
                 "startup_s": server.startup_s,
                 "peak_rss_bytes": peak_rss_bytes(server.pid),
                 "runs": {rows: combined(slices[name][rows], rows) for rows in ROW_COUNTS},
@@ -375,13 +391,26 @@ def main() -> None:
         help="one round instead of five (about 2 minutes), written to bench/results/quick/run.md, not run.md",
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also measure the service of this checkout (say, a git worktree of main before a change), interleaved",
+    )
+    parser.add_argument(
+        "--baseline-python",
+        type=Path,
+        metavar="PYTHON",
+        help="the Python of the checkout's environment (default: CHECKOUT/.tox/test/bin/python)",
+    )
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         sys.exit("the benchmark needs two cores: one for the server, one for wrk")
     wrk = ensure_wrk()
     seconds, rounds = 2, 1 if args.quick else 5
     with tempfile.TemporaryDirectory() as scratch:
-        results = bench_servers(wrk=wrk, rounds=rounds, seconds=seconds, logs=Path(scratch))
+        specs = {**(baseline(args.baseline, args.baseline_python) if args.baseline else {}), **SERVERS}
+        results = bench_servers(specs, wrk=wrk, rounds=rounds, seconds=seconds, logs=Path(scratch))
     in_process = micro.run(quick=args.quick)
     explained = micro.run_explain(quick=args.quick)
     checked = targets(results, in_process)

@@ -2,21 +2,25 @@
 
 ``write`` moves spooled frames and the spool's new progress in one transaction, so a batch
 is in the database exactly once whatever crashes, and whoever replays the spool after it.
-Every query reads ``ledger_prediction_rows``: one row per prediction on both databases.
+Both keep a batch as one row (PostgreSQL its codes as an array, SQLite as JSON text); every
+query reads ``ledger_prediction_rows``, which shows one row per prediction on both databases.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
-from app.ledger.batch import CLASS_COUNT, Frame
+from app.ledger.batch import Frame
 
 # A request id of 32 lowercase hex digits (the service's own) is stored as a uuid: 16 bytes.
 REQUEST_UUID = re.compile(r"[0-9a-f]{32}")
@@ -251,17 +255,21 @@ class SqliteStore(Store):
                 ),
                 answers,
             )
-        # Row by row as SQLite takes them: a chunk's rows as tuples all at once would be hundreds
-        # of megabytes, which the worker's allocator keeps.
-        rows = (
-            (*head, row, code // CLASS_COUNT, code % CLASS_COUNT)
+        # A batch is one row, its codes (and rows) as JSON arrays made by orjson from the frame's
+        # buffers: no Python object per prediction.
+        batches = (
+            (*head, _json_array(frame.codes), None if frame.rows is None else _json_array(frame.rows))
             for head, frame in zip(heads, frames, strict=True)
-            for row, code in zip(frame.row_indices(), frame.codes, strict=True)
         )
         raw = connection.connection.driver_connection
         raw.executemany(  # type: ignore[union-attr]
-            "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?)", batches
         )
+
+
+def _json_array(numbers: array[int]) -> str:
+    """``numbers`` as JSON text, read by orjson straight from their buffer."""
+    return orjson.dumps(numpy.frombuffer(numbers, dtype=numbers.typecode), option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def partition_name(day: date) -> str:

@@ -1,0 +1,79 @@
+"""Migrating a SQLite ledger written by an older revision: every prediction is still there, unchanged."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from sqlalchemy import Engine, text
+
+from app.ledger.batch import CLASS_COUNT
+from app.ledger.schema import alembic_config, migrate
+from app.ledger.store import open_store
+from car_evaluation_model import domain_of
+from car_evaluation_model.config.core import config
+
+VIEW = "SELECT time, request_id, v2_id, version_id, route_id, row, position, class FROM ledger_prediction_rows"
+
+
+def by_row_batches() -> list[tuple[tuple[Any, ...], list[int]]]:
+    """(time, request id, v2 id, version id, route id) and rows of batches as revision 0001 kept them."""
+    at = 1_700_000_000.123456
+    return [
+        ((at, "0123456789abcdef0123456789abcdef", None, 1, 1), list(range(1000))),
+        ((at, "0123456789abcdef0123456789abcdef", None, 2, 1), [0]),  # the same request, another version
+        ((at + 1.5, "client-id", "a v2 id", 1, 2), [0, 2, 5]),  # rows with errors between them
+        ((at + 1.5, "client-id", "another v2 id", 1, 2), [1, 0]),
+        ((at + 86_400.0, "later", None, 1, 1), [0, 1]),
+    ]
+
+
+def write_revision_0001(engine: Engine) -> list[tuple[Any, ...]]:
+    migrate(engine, "0001")
+    generator, cars = random.Random(1), domain_of(config.model).size
+    rows = [
+        (*head, row, generator.randrange(cars), generator.randrange(CLASS_COUNT))
+        for head, batch_rows in by_row_batches()
+        for row in batch_rows
+    ]
+    generator.shuffle(rows)  # the batches' rows interleaved, as several writers could leave them
+    with engine.begin() as connection:
+        connection.connection.driver_connection.executemany(  # type: ignore[union-attr]
+            "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+    return rows
+
+
+def view_rows(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(text(VIEW)))
+
+
+def test_a_sqlite_ledger_of_a_row_per_prediction_becomes_a_row_per_batch(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    written = write_revision_0001(store.engine)
+    before = view_rows(store.engine)
+    assert before == sorted(written)
+
+    migrate(store.engine)
+
+    assert view_rows(store.engine) == before
+    with store.engine.connect() as connection:
+        stored = connection.execute(text("SELECT request_id, v2_id, version_id, rows FROM ledger_predictions"))
+        batches = sorted(tuple(batch) for batch in stored)
+        plan = connection.execute(text(f"EXPLAIN QUERY PLAN {VIEW} WHERE time >= 1")).all()
+    assert batches == [
+        ("0123456789abcdef0123456789abcdef", None, 1, None),
+        ("0123456789abcdef0123456789abcdef", None, 2, None),
+        ("client-id", "a v2 id", 1, "[0,2,5]"),
+        ("client-id", "another v2 id", 1, None),
+        ("later", None, 1, None),
+    ]
+    assert any("USING INDEX ledger_predictions_time" in str(step) for step in plan), plan
+
+    with store.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0001")
+    assert view_rows(store.engine) == before
+    store.close()

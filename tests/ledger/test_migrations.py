@@ -6,8 +6,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from app.ledger.batch import CLASS_COUNT
 from app.ledger.schema import alembic_config, migrate
@@ -76,4 +78,23 @@ def test_a_sqlite_ledger_of_a_row_per_prediction_becomes_a_row_per_batch(tmp_pat
     with store.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0001")
     assert view_rows(store.engine) == before
+    store.close()
+
+
+def test_a_conversion_cut_short_leaves_the_ledger_as_it_was(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    write_revision_0001(store.engine)
+    before = view_rows(store.engine)
+    with store.engine.begin() as connection:  # the name the conversion renames the old table to, taken
+        connection.execute(text("CREATE TABLE ledger_predictions_by_row (taken INTEGER)"))
+
+    with pytest.raises(OperationalError, match="ledger_predictions_by_row"):
+        migrate(store.engine)
+
+    assert view_rows(store.engine) == before  # the view, dropped before the failure, is back
+    with store.engine.connect() as connection:
+        indexes = connection.execute(text("SELECT name FROM sqlite_schema WHERE type = 'index'")).scalars().all()
+        revision = connection.execute(text("SELECT version_num FROM ledger_alembic_version")).scalar_one()
+    assert "ledger_predictions_time" in indexes
+    assert revision == "0001"
     store.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +19,7 @@ import numpy
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
-from app.ledger.batch import Frame
+from app.ledger.batch import NO_PREDICTION, Frame
 
 # A request id of 32 lowercase hex digits (the service's own) is stored as a uuid: 16 bytes.
 REQUEST_UUID = re.compile(r"[0-9a-f]{32}")
@@ -255,21 +254,30 @@ class SqliteStore(Store):
                 ),
                 answers,
             )
-        # A batch is one row, its codes (and rows) as JSON arrays made by orjson from the frame's
-        # buffers: no Python object per prediction.
-        batches = (
-            (*head, _json_array(frame.codes), None if frame.rows is None else _json_array(frame.rows))
-            for head, frame in zip(heads, frames, strict=True)
-        )
+        # A batch is one row: its first row and its codes, one per row from there, as a JSON array
+        # orjson makes from the frame's buffers, with no Python object per prediction.
+        batches = ((*head, *_codes_by_row(frame)) for head, frame in zip(heads, frames, strict=True))
         raw = connection.connection.driver_connection
         raw.executemany(  # type: ignore[union-attr]
             "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?)", batches
         )
 
 
-def _json_array(numbers: array[int]) -> str:
-    """``numbers`` as JSON text, read by orjson straight from their buffer."""
-    return orjson.dumps(numpy.frombuffer(numbers, dtype=numbers.typecode), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+def _codes_by_row(frame: Frame) -> tuple[int, str]:
+    """The frame's first row, and from there each row's code as JSON: ``NO_PREDICTION`` for a row between
+    two answered ones that has none (it was refused)."""
+    codes = numpy.frombuffer(frame.codes, dtype=frame.codes.typecode)
+    if frame.rows is None or not len(frame.rows):
+        return 0, _json(codes)
+    rows = numpy.frombuffer(frame.rows, dtype=frame.rows.typecode).astype(numpy.int64)
+    first = int(rows.min())
+    by_row = numpy.full(int(rows.max()) - first + 1, NO_PREDICTION, dtype=numpy.int64)
+    by_row[rows - first] = codes
+    return first, _json(by_row)
+
+
+def _json(numbers: numpy.ndarray[Any, Any]) -> str:
+    return orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def partition_name(day: date) -> str:

@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from app.ledger.batch import CLASS_COUNT
+from app.ledger.batch import CLASS_COUNT, NO_PREDICTION
 from app.ledger.schema import alembic_config, migrate
 from app.ledger.store import open_store
 from car_evaluation_model import domain_of
@@ -29,6 +29,7 @@ def by_row_batches() -> list[tuple[tuple[Any, ...], list[int]]]:
         ((at + 1.5, "client-id", "a v2 id", 1, 2), [0, 2, 5]),  # rows with errors between them
         ((at + 1.5, "client-id", "another v2 id", 1, 2), [1, 0]),
         ((at + 86_400.0, "later", None, 1, 1), [0, 1]),
+        ((at + 2.0, "upload", None, 1, 3), [25_000, 25_001, 25_003]),  # a file's second chunk
     ]
 
 
@@ -63,16 +64,27 @@ def test_a_sqlite_ledger_of_a_row_per_prediction_becomes_a_row_per_batch(tmp_pat
 
     assert view_rows(store.engine) == before
     with store.engine.connect() as connection:
-        stored = connection.execute(text("SELECT request_id, v2_id, version_id, rows FROM ledger_predictions"))
+        stored = connection.execute(
+            text("SELECT request_id, v2_id, version_id, first_row, json_array_length(codes) FROM ledger_predictions")
+        )
         batches = sorted(tuple(batch) for batch in stored)
+        gaps = connection.execute(
+            text(
+                "SELECT request_id, first_row + key FROM ledger_predictions, json_each(codes) "
+                f"WHERE value = {NO_PREDICTION}"
+            )
+        )
+        rows_without_prediction = sorted(tuple(gap) for gap in gaps)
         plan = connection.execute(text(f"EXPLAIN QUERY PLAN {VIEW} WHERE time >= 1")).all()
     assert batches == [
-        ("0123456789abcdef0123456789abcdef", None, 1, None),
-        ("0123456789abcdef0123456789abcdef", None, 2, None),
-        ("client-id", "a v2 id", 1, "[0,2,5]"),
-        ("client-id", "another v2 id", 1, None),
-        ("later", None, 1, None),
+        ("0123456789abcdef0123456789abcdef", None, 1, 0, 1000),
+        ("0123456789abcdef0123456789abcdef", None, 2, 0, 1),
+        ("client-id", "a v2 id", 1, 0, 6),
+        ("client-id", "another v2 id", 1, 0, 2),
+        ("later", None, 1, 0, 2),
+        ("upload", None, 1, 25_000, 4),
     ]
+    assert rows_without_prediction == [("client-id", 1), ("client-id", 3), ("client-id", 4), ("upload", 25_002)]
     assert any("USING INDEX ledger_predictions_time" in str(step) for step in plan), plan
 
     with store.engine.begin() as connection:

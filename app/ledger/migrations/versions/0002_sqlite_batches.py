@@ -1,11 +1,12 @@
-"""SQLite keeps a batch as one row, as PostgreSQL does: its codes (and rows) as JSON arrays.
+"""SQLite keeps a batch as one row, as PostgreSQL does: its first row and its codes as a JSON array.
 
-A request's predictions are one row of ``ledger_predictions``: ``codes`` a JSON array of
-position * number of classes + class, ``rows`` NULL when the rows are 0 .. n-1, else a JSON
-array parallel to ``codes``. ``ledger_prediction_rows`` unnests them with ``json_each``, one row
-per prediction with the same columns as before, for every query. A ledger written by 0001 (a
-row per prediction) is converted: a batch's rows are grouped by what the batch shares. Nothing
-changes on PostgreSQL, which has kept batches so since 0001.
+A request's predictions are one row of ``ledger_predictions``: ``first_row``, and ``codes``, a
+JSON array with one code (position * number of classes + class) per row from there, or
+``NO_PREDICTION`` for a row between two answered ones that was refused. ``ledger_prediction_rows``
+unnests it with ``json_each``, whose key is the row's offset (a row found by its index, not
+searched for), one row per prediction with the same columns as before, for every query. A
+ledger written by 0001 (a row per prediction) is converted: a batch's rows are grouped by what
+the batch shares. Nothing changes on PostgreSQL, which has kept batches so since 0001.
 
 Revision ID: 0002
 Revises: 0001
@@ -13,9 +14,12 @@ Revises: 0001
 
 from __future__ import annotations
 
+from itertools import groupby
+
+import orjson
 from alembic import op
 
-from app.ledger.batch import CLASS_COUNT
+from app.ledger.batch import CLASS_COUNT, NO_PREDICTION
 
 revision = "0002"
 down_revision = "0001"
@@ -31,28 +35,23 @@ BY_ROW_VIEW = f"""CREATE VIEW ledger_prediction_rows AS
 BY_BATCH = """CREATE TABLE ledger_predictions (
     time REAL NOT NULL, request_id TEXT NOT NULL, v2_id TEXT, version_id INTEGER NOT NULL,
     route_id INTEGER NOT NULL,
-    codes TEXT NOT NULL,  -- JSON array of position * number of classes + class
-    rows TEXT             -- NULL: the rows are 0 .. n-1; else a JSON array parallel to codes
+    first_row INTEGER NOT NULL,
+    codes TEXT NOT NULL  -- JSON array: per row from first_row, position * number of classes + class
 )"""
-# ``->>`` with an integer is the array's element at that index.
 BY_BATCH_VIEW = f"""CREATE VIEW ledger_prediction_rows AS
-    SELECT p.time, p.request_id, p.v2_id, p.version_id, p.route_id,
-           CASE WHEN p.rows IS NULL THEN c.key ELSE p.rows ->> c.key END AS row,
+    SELECT p.time, p.request_id, p.v2_id, p.version_id, p.route_id, p.first_row + c.key AS row,
            c.value / {CLASS_COUNT} AS position, c.value % {CLASS_COUNT} AS class
-    FROM ledger_predictions p, json_each(p.codes) AS c"""
+    FROM ledger_predictions p, json_each(p.codes) AS c
+    WHERE c.value != {NO_PREDICTION}"""
 TIME_INDEX = "CREATE INDEX ledger_predictions_time ON ledger_predictions (time)"
 
-UPGRADE = [
+BEFORE_CONVERSION = [
     "DROP VIEW ledger_prediction_rows",
     "DROP INDEX ledger_predictions_time",
     "ALTER TABLE ledger_predictions RENAME TO ledger_predictions_by_row",
     BY_BATCH,
-    # codes and rows aggregated side by side stay parallel whatever order the rows come in.
-    f"""INSERT INTO ledger_predictions ({BATCH}, codes, rows)
-    SELECT {BATCH}, json_group_array(position * {CLASS_COUNT} + class), json_group_array(row)
-    FROM (SELECT * FROM ledger_predictions_by_row ORDER BY {BATCH}, row)
-    GROUP BY {BATCH}""",
-    "UPDATE ledger_predictions SET rows = NULL WHERE NOT EXISTS (SELECT 1 FROM json_each(rows) WHERE key != value)",
+]
+AFTER_CONVERSION = [
     "DROP TABLE ledger_predictions_by_row",
     TIME_INDEX,
     BY_BATCH_VIEW,
@@ -70,21 +69,49 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    _run_on_sqlite(UPGRADE)
+    if _begun_on_sqlite():
+        _run(BEFORE_CONVERSION)
+        _convert()
+        _run(AFTER_CONVERSION)
 
 
 def downgrade() -> None:
-    _run_on_sqlite(DOWNGRADE)
+    if _begun_on_sqlite():
+        _run(DOWNGRADE)
 
 
-def _run_on_sqlite(statements: list[str]) -> None:
+def _begun_on_sqlite() -> bool:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
-        return
+        return False
     # Python's sqlite3 opens a transaction before DML only, so the DDL ahead would be committed
     # one by one: a conversion cut short would leave the ledger half converted. One transaction,
     # committed with the revision's number.
     if not bind.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
         op.execute("BEGIN")
+    return True
+
+
+def _run(statements: list[str]) -> None:
     for statement in statements:
         op.execute(statement)
+
+
+def _convert() -> None:
+    """Each batch's rows, read in order, written as its first row and its codes."""
+    raw = op.get_bind().connection.driver_connection
+    by_row = raw.execute(  # type: ignore[union-attr]
+        f"SELECT {BATCH}, row, position * {CLASS_COUNT} + class FROM ledger_predictions_by_row ORDER BY {BATCH}, row"
+    )
+    raw.executemany(  # type: ignore[union-attr]
+        "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (_batch(head, [(row, code) for *_, row, code in rows]) for head, rows in groupby(by_row, lambda r: r[:5])),
+    )
+
+
+def _batch(head: tuple[object, ...], coded_rows: list[tuple[int, int]]) -> tuple[object, ...]:
+    first, last = coded_rows[0][0], coded_rows[-1][0]
+    codes = [NO_PREDICTION] * (last - first + 1)
+    for row, code in coded_rows:
+        codes[row - first] = code
+    return (*head, first, orjson.dumps(codes).decode())

@@ -9,6 +9,8 @@ SQLite default (``--database sqlite``, a file in a temporary directory):
 - a backlog of ``--backlog-rows`` rows spooled in 1000-row requests by a process that then
   died, replayed by a new ledger: the time until the database holds them all, and rows/s;
   the same for ``--single-rows`` rows in one-row requests;
+- the query of live performance per model version (``Ledger.performance``, what the gauges
+  read) over all of it;
 - bytes on disk per recorded row (the predictions' partitions with their TOAST and indexes,
   ``pg_total_relation_size``; on SQLite the predictions' table and its index, from ``dbstat``,
   over the rows) after each; the answers table (each model version's probabilities for each
@@ -141,6 +143,7 @@ class Ingest:
     seconds: float
     table_bytes: int
     answers_bytes: int
+    performance_seconds: float
 
 
 def ingest(database: Database, work: Path, name: str, rows_per_request: int, rows: int) -> Ingest:
@@ -154,10 +157,13 @@ def ingest(database: Database, work: Path, name: str, rows_per_request: int, row
     assert ledger is not None
     assert ledger.drain(DRAIN_TIMEOUT_S), "the backlog did not drain"
     seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    ledger.performance()
+    performance_seconds = time.perf_counter() - start
     ledger.close()
     table_bytes, answers_bytes, stored = database.sizes(url)
     assert stored == rows, (stored, rows)
-    return Ingest(f"{rows_per_request}-row requests", rows, seconds, table_bytes, answers_bytes)
+    return Ingest(f"{rows_per_request}-row requests", rows, seconds, table_bytes, answers_bytes, performance_seconds)
 
 
 def per_call(function: Callable[[Argument], object], argument: Argument, calls: int) -> float:
@@ -203,15 +209,17 @@ def record_cost(database: Database, work: Path, calls: int) -> list[Cost]:
 def report(title: str, ingests: list[Ingest], costs: list[Cost]) -> str:
     lines = [
         f"Ingest into {title}: a dead worker's spooled backlog, replayed by a new ledger"
-        " until the database holds all of it.",
+        " until the database holds all of it; then the query of live performance over all of it"
+        " (what the gauges read).",
         "",
-        "| backlog | rows | drained in | rows/s | bytes/row on disk | answers table |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| backlog | rows | drained in | rows/s | bytes/row on disk | answers table | performance query |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for run in ingests:
         lines.append(
             f"| {run.label} | {run.rows:,} | {run.seconds:.1f} s | {run.rows / run.seconds:,.0f} | "
-            f"{run.table_bytes / run.rows:.1f} | {run.answers_bytes / 1024:,.0f} KiB |"
+            f"{run.table_bytes / run.rows:.1f} | {run.answers_bytes / 1024:,.0f} KiB "
+            f"| {run.performance_seconds:.2f} s |"
         )
     lines += [
         "",

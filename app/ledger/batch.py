@@ -25,6 +25,7 @@ HAS_V2_ID = 1
 HAS_ROW_INDICES = 2
 ANSWER = struct.Struct(f"<H{len(CLASSES)}d")
 CLASS_COUNT = len(CLASSES)
+NO_PREDICTION = -1  # no code is negative: where SQLite's ledger marks a row without a prediction
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,27 +43,34 @@ def prediction_filter(
 
 
 def performance_sql(where: str) -> str:
-    # Brier score of one row: sum over classes of (p - [class is the label])^2
-    #                        = sum of p^2 - 2 p(label) + 1.
+    # The predictions are counted by version, car, class and label first, so that the answers
+    # are joined to those few groups, not to every prediction: SQLite would otherwise scan its
+    # batches once per car. Brier score of one row: sum over classes of
+    # (p - [class is the label])^2 = sum of p^2 - 2 p(label) + 1. PostgreSQL sums counts as numeric: cast back.
     return f"""
     WITH latest AS ({LATEST_LABELS}),
+    counted AS (
+        SELECT p.version_id, p.position, p.class, l.label, count(*) AS n
+        FROM ledger_prediction_rows p
+        JOIN ledger_versions v ON v.id = p.version_id
+        JOIN ledger_routes r ON r.id = p.route_id
+        LEFT JOIN latest l ON l.request_id = p.request_id AND l.row = p.row
+        WHERE {where}
+        GROUP BY p.version_id, p.position, p.class, l.label),
     squares AS (
         SELECT version_id, position, sum(probability * probability) AS sum_sq
         FROM ledger_answers GROUP BY version_id, position)
-    SELECT v.name, l.label, p.class, count(*) AS n,
-           sum(chosen.probability) AS chosen_probability,
-           sum(CASE WHEN l.label IS NULL THEN 0.0 ELSE s.sum_sq - 2 * truth.probability + 1 END) AS brier
-    FROM ledger_prediction_rows p
-    JOIN ledger_versions v ON v.id = p.version_id
-    JOIN ledger_routes r ON r.id = p.route_id
+    SELECT v.name, c.label, c.class, CAST(sum(c.n) AS bigint) AS n,
+           sum(c.n * chosen.probability) AS chosen_probability,
+           sum(CASE WHEN c.label IS NULL THEN 0.0 ELSE c.n * (s.sum_sq - 2 * truth.probability + 1) END) AS brier
+    FROM counted c
+    JOIN ledger_versions v ON v.id = c.version_id
     JOIN ledger_answers chosen
-      ON chosen.version_id = p.version_id AND chosen.position = p.position AND chosen.class = p.class
-    JOIN squares s ON s.version_id = p.version_id AND s.position = p.position
-    LEFT JOIN latest l ON l.request_id = p.request_id AND l.row = p.row
+      ON chosen.version_id = c.version_id AND chosen.position = c.position AND chosen.class = c.class
+    JOIN squares s ON s.version_id = c.version_id AND s.position = c.position
     LEFT JOIN ledger_answers truth
-      ON truth.version_id = p.version_id AND truth.position = p.position AND truth.class = l.label
-    WHERE {where}
-    GROUP BY v.name, l.label, p.class"""
+      ON truth.version_id = c.version_id AND truth.position = c.position AND truth.class = c.label
+    GROUP BY v.name, c.label, c.class"""
 
 
 @dataclass

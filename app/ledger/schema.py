@@ -19,14 +19,19 @@ from sqlalchemy import Connection, Engine, text
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the ledger's tables to the newest revision; a no-op when they are."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the ledger's tables to ``revision`` (the newest by default); a no-op when they are."""
     with _one_at_a_time(engine), engine.begin() as connection:
         _lock(connection)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(alembic_config(connection), revision)
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration for the ledger's migrations, run on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
 
 
 def _lock(connection: Connection) -> None:

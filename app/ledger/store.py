@@ -2,7 +2,8 @@
 
 ``write`` moves spooled frames and the spool's new progress in one transaction, so a batch
 is in the database exactly once whatever crashes, and whoever replays the spool after it.
-Every query reads ``ledger_prediction_rows``: one row per prediction on both databases.
+Both keep a batch as one row (PostgreSQL its codes as an array, SQLite as JSON text); every
+query reads ``ledger_prediction_rows``, which shows one row per prediction on both databases.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
-from app.ledger.batch import CLASS_COUNT, Frame
+from app.ledger.batch import NO_PREDICTION, Frame
 
 # A request id of 32 lowercase hex digits (the service's own) is stored as a uuid: 16 bytes.
 REQUEST_UUID = re.compile(r"[0-9a-f]{32}")
@@ -251,17 +254,30 @@ class SqliteStore(Store):
                 ),
                 answers,
             )
-        # Row by row as SQLite takes them: a chunk's rows as tuples all at once would be hundreds
-        # of megabytes, which the worker's allocator keeps.
-        rows = (
-            (*head, row, code // CLASS_COUNT, code % CLASS_COUNT)
-            for head, frame in zip(heads, frames, strict=True)
-            for row, code in zip(frame.row_indices(), frame.codes, strict=True)
-        )
+        # A batch is one row: its first row and its codes, one per row from there, as a JSON array
+        # orjson makes from the frame's buffers, with no Python object per prediction.
+        batches = ((*head, *_codes_by_row(frame)) for head, frame in zip(heads, frames, strict=True))
         raw = connection.connection.driver_connection
         raw.executemany(  # type: ignore[union-attr]
-            "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?)", batches
         )
+
+
+def _codes_by_row(frame: Frame) -> tuple[int, str]:
+    """The frame's first row, and from there each row's code as JSON: ``NO_PREDICTION`` for a row between
+    two answered ones that has none (it was refused)."""
+    codes = numpy.frombuffer(frame.codes, dtype=frame.codes.typecode)
+    if frame.rows is None or not len(frame.rows):
+        return 0, _json(codes)
+    rows = numpy.frombuffer(frame.rows, dtype=frame.rows.typecode).astype(numpy.int64)
+    first = int(rows.min())
+    by_row = numpy.full(int(rows.max()) - first + 1, NO_PREDICTION, dtype=numpy.int64)
+    by_row[rows - first] = codes
+    return first, _json(by_row)
+
+
+def _json(numbers: numpy.ndarray[Any, Any]) -> str:
+    return orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def partition_name(day: date) -> str:

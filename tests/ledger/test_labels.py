@@ -123,7 +123,7 @@ def test_export_command(ledger_url: str | None, open_ledger: OpenLedger, tmp_pat
     data_dir = tmp_path / "data"
     ledger = open_ledger(ledger_url, data_dir)
     v2_id = "a v2 id\twith \\ and\r\n"  # any string a client sends: COPY's special characters too
-    ledger.record(answered("exported", [5, 6, 7], rows=[0, 2, 5], v2_id=v2_id))
+    ledger.record(answered("exported", [5, 6, 7], rows=[3, 5, 9], v2_id=v2_id))  # a chunk past the first
     assert ledger.drain(30)
     out = tmp_path / "out.parquet"
 
@@ -132,6 +132,6 @@ def test_export_command(ledger_url: str | None, open_ledger: OpenLedger, tmp_pat
     assert result.returncode == 0, result.stderr
     assert "3 predictions written" in result.stdout
     frame = pd.read_parquet(out)
-    assert frame["row"].tolist() == [0, 2, 5]
+    assert frame["row"].tolist() == [3, 5, 9]
     assert set(frame["v2_id"]) == {v2_id}
     assert frame[["buying", "maint", "doors", "persons", "lug_boot", "safety"]].notna().all().all()

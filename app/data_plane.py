@@ -209,14 +209,14 @@ class _ScoredPart:
 
     first_row: int  # the file's row number of the table's first row
     rows: int
-    valid_rows: np.ndarray  # each valid row's number in the table
+    valid_rows: np.ndarray | None  # each valid row's number in the table; None: every row is valid
     positions: np.ndarray  # each valid row's position among the cars
     classes: dict[str, int]
     problems: Mapping[tuple[str | None, str], int]
 
     @property
     def rejected(self) -> int:
-        return self.rows - len(self.valid_rows)
+        return 0 if self.valid_rows is None else self.rows - len(self.valid_rows)
 
 
 class FileScoring:
@@ -239,12 +239,14 @@ class FileScoring:
         """``table``, the file's next rows, with its answers and errors added."""
         scored = await _run(score_arrow, table, table.num_rows, 0)
         valid = scored.verdicts.valid
+        # Kept for every table until the file is scored: as little as the file's rows allow.
+        valid_rows = None if valid.all() else valid.nonzero()[0].astype(np.int32)  # a table's rows fit in 32 bits
         self._parts.append(
             _ScoredPart(
                 self.rows,
                 table.num_rows,
-                valid.nonzero()[0].astype(np.int32),  # a table's rows and the cars' positions fit
-                scored.verdicts.positions[valid].astype(np.int32),
+                valid_rows,
+                scored.verdicts.positions[valid].astype(np.uint16),  # a car's position fits in 16 bits
                 scored.class_counts(),
                 scored.verdicts.problems,
             )
@@ -262,7 +264,11 @@ class FileScoring:
         """Tell every recorder what was answered and refused, table by table, with the file's row numbers."""
         domain = trained_table().domain
         for part in self._parts:
-            row_numbers = (part.valid_rows + part.first_row).tolist()
+            first = part.first_row
+            if part.valid_rows is None:
+                row_numbers: Sequence[int] = range(first, first + part.rows)
+            else:
+                row_numbers = (part.valid_rows + first).tolist()
             answer = Answered(model_version, InputRows(domain, part.positions.tolist()), part.classes, row_numbers)
             self._plane._answered(self._call, answer)
             if part.rejected:

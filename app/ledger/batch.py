@@ -2,7 +2,8 @@
 
 A spool frame is one batch: a fixed header (``HEADER``), the four strings, one ``uint16``
 code per row (``position * len(CLASSES) + class``), the rows' indices when they are not
-``0..n-1``, and the probabilities of the cars this spool has not yet seen for this model
+``0..n-1`` (only the first when they follow each other, as in a file's later tables), and
+the probabilities of the cars this spool has not yet seen for this model
 version: a model version answers a car always the same (the model package compiles the
 pipeline into a table of its answers over every car), so each car's probabilities are stored
 once per version, and each prediction is two bytes.
@@ -23,6 +24,8 @@ from app.ledger.cars import CLASSES
 HEADER = struct.Struct("<IdIBHHHHH")
 HAS_V2_ID = 1
 HAS_ROW_INDICES = 2
+HAS_FIRST_ROW = 4  # the rows are first..first+n-1: only the first is stored
+FIRST_ROW = struct.Struct("<I")
 ANSWER = struct.Struct(f"<H{len(CLASSES)}d")
 CLASS_COUNT = len(CLASSES)
 NO_PREDICTION = -1  # no code is negative: where SQLite's ledger marks a row without a prediction
@@ -63,7 +66,7 @@ class Frame:
     route: str
     model_version: str
     codes: array[int]  # position * CLASS_COUNT + class
-    rows: array[int] | None  # None: 0..len(codes)-1
+    rows: array[int] | range | None  # None: 0..len(codes)-1
     answers: dict[int, tuple[float, ...]]  # position -> probabilities, for cars first seen here
 
     @property
@@ -85,11 +88,18 @@ def encode(
         batch.route.encode(),
         batch.model_version.encode(),
     ]
-    contiguous = rows == range(len(rows)) if isinstance(rows, range) else list(rows) == list(range(len(rows)))
-    flags = (HAS_V2_ID if batch.v2_id is not None else 0) | (0 if contiguous else HAS_ROW_INDICES)
+    indices = array("I", rows)
+    first = indices[0] if indices else 0
+    # Rows that follow each other (a file's tables after its first) cost four bytes, not four per row.
+    following = indices == array("I", range(first, first + len(indices)))
+    flags = HAS_V2_ID if batch.v2_id is not None else 0
     body = [b"".join(strings), codes.tobytes()]
-    if not contiguous:
-        body.append(array("I", rows).tobytes())
+    if not following:
+        flags |= HAS_ROW_INDICES
+        body.append(indices.tobytes())
+    elif first:
+        flags |= HAS_FIRST_ROW
+        body.append(FIRST_ROW.pack(first))
     body.extend(ANSWER.pack(position, *probabilities) for position, probabilities in answers)
     payload = b"".join(body)
     header = HEADER.pack(HEADER.size + len(payload), batch.time, len(codes), flags, *map(len, strings), len(answers))
@@ -141,10 +151,14 @@ def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:
         version = str(view[at : (at := at + version_size)], "utf-8")
         codes = _array("H", view[at : at + 2 * count])
         at += 2 * count
-        rows = None
+        rows: array[int] | range | None = None
         if flags & HAS_ROW_INDICES:
             rows = _array("I", view[at : at + 4 * count])
             at += 4 * count
+        elif flags & HAS_FIRST_ROW:
+            [first] = FIRST_ROW.unpack_from(view, at)
+            rows = range(first, first + count)
+            at += FIRST_ROW.size
         answers = {}
         for _ in range(answer_count):
             position, *probabilities = ANSWER.unpack_from(view, at)

@@ -269,6 +269,8 @@ def _codes_by_row(frame: Frame) -> tuple[int, str]:
     codes = numpy.frombuffer(frame.codes, dtype=frame.codes.typecode)
     if frame.rows is None or not len(frame.rows):
         return 0, _json(codes)
+    if isinstance(frame.rows, range):  # rows that follow each other
+        return frame.rows.start, _json(codes)
     rows = numpy.frombuffer(frame.rows, dtype=frame.rows.typecode).astype(numpy.int64)
     first = int(rows.min())
     by_row = numpy.full(int(rows.max()) - first + 1, NO_PREDICTION, dtype=numpy.int64)

@@ -58,3 +58,32 @@ def test_a_gzip_encoded_form_is_read_as_it_arrives(client: TestClient) -> None:
     response = client.post(URL, content=gzip.compress(body), headers={"content-type": FORM, "content-encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["x-rows"] == "1"
+
+
+FILE_PART_HEADERS = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="cars.csv"\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [FILE_PART_HEADERS + CSV[:50], FILE_PART_HEADERS + CSV + b"\r\n--xy", FILE_PART_HEADERS + CSV + b"\r\n--xyz"],
+    ids=["mid-row", "mid-boundary", "no-closing-dashes"],
+)
+def test_a_body_cut_inside_the_file_part_is_a_400_saying_so_and_nothing_is_scored(
+    client: TestClient, body: bytes
+) -> None:
+    response = client.post(URL, content=body, headers={"content-type": FORM})
+    assert response.status_code == 400
+    assert "x-rows" not in response.headers
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", "file"]
+    assert detail["type"] == "form_incomplete"
+    assert detail["msg"].startswith("the upload ended before the file part 'file' did (no closing boundary)")
+
+
+def test_a_body_cut_before_any_part_is_a_400_saying_the_form_was_cut(client: TestClient) -> None:
+    cut = b'--xyz\r\nContent-Disposition: form-data; name="fi'
+    response = client.post(URL, content=cut, headers={"content-type": FORM})
+    assert response.status_code == 400
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body"]
+    assert detail["type"] == "form_incomplete"

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.metrics import accuracy_score, confusion_matrix
 
+from app.api.routes.predict_file import CHUNK_ROWS
 from app.config import Settings
 from app.ledger.cars import CLASSES
 from app.main import create_app
@@ -84,6 +85,22 @@ def test_every_route_is_recorded_with_its_request_id_and_rows(served: TestClient
     by_row = frame.set_index(["request_id", "row"])
     expected = make_prediction(input_data=CARS[:3])["predictions"]
     assert [by_row.loc[("p-1", row), "prediction"] for row in range(3)] == expected
+
+
+def test_a_file_of_several_tables_is_recorded_with_its_row_numbers(served: TestClient, tmp_path: Path) -> None:
+    rows = CHUNK_ROWS * 2 + 5  # the tables after the first start past row 0, every row valid
+    cars = [CARS[row % len(CARS)] for row in range(rows)]
+    upload = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(cars), upload)
+    files = {"file": ("cars.parquet", upload.getvalue())}
+    answer = served.post(f"{API}/predict/file", files=files, headers={"X-Request-ID": "f-2"})
+    assert (answer.status_code, answer.headers["x-rows-rejected"]) == (200, "0")
+
+    frame = recorded(served, tmp_path / "export.parquet").sort_values("row")
+
+    assert frame["row"].tolist() == list(range(rows))
+    expected = make_prediction(input_data=CARS)["predictions"] or []
+    assert frame["prediction"].tolist() == [expected[row % len(CARS)] for row in range(rows)]
 
 
 def test_labels_need_the_token_and_performance_equals_scikit_learn(served: TestClient, tmp_path: Path) -> None:

@@ -69,6 +69,23 @@ def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
     assert two.answers == {}
 
 
+def test_rows_that_follow_each_other_are_stored_as_their_first() -> None:
+    batch = RecordedBatch("r", None, "/route", "1.0", 1234.5, CLASSES, range(25_000, 25_003), [], ["acc"] * 3, [])
+    codes = array("H", [17 * 4 + 1] * 3)
+    following = encode(batch, codes, batch.rows, [])
+    listed = encode(batch, codes, [25_000, 25_001, 25_002], [])
+    scattered = encode(batch, codes, [25_000, 25_002, 25_003], [])
+    assert following == listed
+    assert len(following) == HEADER.size + len("r/route1.0") + 2 * 3 + 4
+    assert len(scattered) == HEADER.size + len("r/route1.0") + 2 * 3 + 4 * 3
+
+    [(_, one), (_, two)] = decode(following + scattered)
+
+    assert list(one.row_indices()) == [25_000, 25_001, 25_002]
+    assert list(two.row_indices()) == [25_000, 25_002, 25_003]
+    assert list(one.codes) == list(two.codes) == list(codes)
+
+
 def test_migrating_twice_changes_nothing(ledger_url: str | None, tmp_path: Path) -> None:
     url = ledger_settings(ledger_url, tmp_path).database_url()
     assert url is not None

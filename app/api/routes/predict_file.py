@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser, MultipartPart
 from starlette.responses import StreamingResponse
 
 from app.api.deps import SettingsDep, data_plane_of
@@ -108,7 +108,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
             media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in MEDIA_TYPES.values()
         },
     },
-    400: {"model": ErrorResponse, "description": "The body is not a readable multipart form."},
+    400: {
+        "model": ErrorResponse,
+        "description": "The body is not a readable multipart form, or it ended before the form did (cut short).",
+    },
     413: {"model": ErrorResponse, "description": "The file is larger than MAX_UPLOAD_BYTES."},
     415: {
         "model": ErrorResponse,
@@ -150,6 +153,46 @@ def _format_of(upload: UploadFile) -> FileFormat:
     )
 
 
+class _FormParser(MultiPartParser):
+    """Starlette's parser, which also knows whether the body reached the form's closing boundary.
+
+    Without it, a body cut short (the client stopped sending, a proxy gave up) would parse as a
+    form without its last part: a file cut mid-way would be taken for no file at all.
+    """
+
+    ended = False  # the closing boundary was read
+    open_part: MultipartPart | None = None  # the part being read, once its headers are
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        self.open_part = self._current_part
+
+    def on_part_end(self) -> None:
+        super().on_part_end()
+        self.open_part = None
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
+def _cut_short(open_part: MultipartPart | None) -> ApiError:
+    if open_part is not None and open_part.field_name == FIELD:
+        return ApiError.single(
+            BAD_REQUEST,
+            ["body", FIELD],
+            f"the upload ended before the file part {FIELD!r} did (no closing boundary): "
+            "the body was cut short, and nothing of it was scored; send the whole file again",
+            "form_incomplete",
+            field=FIELD,
+        )
+    return ApiError.single(
+        BAD_REQUEST,
+        ["body"],
+        "the upload ended before the multipart form did (no closing boundary): the body was cut short",
+        "form_incomplete",
+    )
+
+
 def _check_form(request: Request) -> None:
     content_type = header(request.scope, b"content-type")
     if (content_type or "").split(";", 1)[0].strip().lower() != FORM_MEDIA_TYPE:
@@ -169,12 +212,18 @@ async def _uploaded_form(request: Request, limit: int) -> tuple[FormData, Upload
         except ApiError as error:
             raise _too_large(limit) if error.status_code == 413 else error from None
 
+    parser = _FormParser(request.headers, body(), max_files=1, max_fields=10)
     try:
-        form = await MultiPartParser(request.headers, body(), max_files=1, max_fields=10).parse()
+        form = await parser.parse()
     except MultiPartException as error:
         raise ApiError.single(
             BAD_REQUEST, ["body"], f"the body is not a readable multipart form: {error.message}", "form_unreadable"
         ) from None
+    if not parser.ended:
+        await form.close()
+        if parser.open_part is not None and parser.open_part.file is not None:
+            await parser.open_part.file.close()  # half a file, in no form's items
+        raise _cut_short(parser.open_part)
     upload = form.get(FIELD)
     if not isinstance(upload, UploadFile):
         await form.close()

@@ -88,13 +88,10 @@ def encode(
         batch.route.encode(),
         batch.model_version.encode(),
     ]
-    indices = array("I", rows)
-    first = indices[0] if indices else 0
-    # Rows that follow each other (a file's tables after its first) cost four bytes, not four per row.
-    following = indices == array("I", range(first, first + len(indices)))
+    first, indices = _first_row_and_indices(rows)
     flags = HAS_V2_ID if batch.v2_id is not None else 0
     body = [b"".join(strings), codes.tobytes()]
-    if not following:
+    if indices is not None:
         flags |= HAS_ROW_INDICES
         body.append(indices.tobytes())
     elif first:
@@ -128,6 +125,16 @@ def extent(buffer: bytes | memoryview) -> Extent:
         rows += count
         first_time, last_time = min(first_time, time), max(last_time, time)
     return Extent(offset, rows, first_time, last_time)
+
+
+def _first_row_and_indices(rows: Sequence[int]) -> tuple[int, array[int] | None]:
+    """The first row, and the rows' indices unless they follow each other (a request's rows, a
+    file's later tables): those cost four bytes, not four per row."""
+    if isinstance(rows, range) and rows.step == 1:  # the usual case, without an array
+        return rows.start, None
+    indices = array("I", rows)
+    first = indices[0] if indices else 0
+    return first, None if indices == array("I", range(first, first + len(indices))) else indices
 
 
 def decode(buffer: bytes | memoryview) -> Iterator[tuple[int, Frame]]:

@@ -246,7 +246,8 @@ class FileScoring:
                 self.rows,
                 table.num_rows,
                 valid_rows,
-                scored.verdicts.positions[valid].astype(np.uint16),  # a car's position fits in 16 bits
+                # The smallest integer type that holds every car's position (16 bits for this model's).
+                scored.verdicts.positions[valid].astype(np.min_scalar_type(trained_table().domain.size)),
                 scored.class_counts(),
                 scored.verdicts.problems,
             )

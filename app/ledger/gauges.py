@@ -64,16 +64,18 @@ class PerformanceCollector(Collector):
         never waits for it, and never starts a second while one runs.
         """
         with self._lock:
-            first = self._read_at is None
-            due = self._read_at is None or self._clock() - self._read_at >= self._max_age
+            versions, read_at = self._versions, self._read_at
+            first = read_at is None
+            due = read_at is None or self._clock() - read_at >= self._max_age
             if self._reading or not due:
-                return self._versions
+                return versions
             self._reading = True
         if first:
             self._read()
-        else:
-            threading.Thread(target=self._read, name="ledger-performance", daemon=True).start()
-        return self._versions
+            return self._versions
+        # What was read before, even if the new read ends first: a stale scrape is answered at once.
+        threading.Thread(target=self._read, name="ledger-performance", daemon=True).start()
+        return versions
 
     def _read(self) -> None:
         started = self._clock()

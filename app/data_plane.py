@@ -172,7 +172,7 @@ class DataPlane:
         if result["errors"]:
             return self._refused(call, len(inputs), result["errors"])
         labels = result["predictions"] or []
-        self._answered(call, Answered(result["version"], result["input_rows"], Counter(labels)))
+        self.tell_answered(call, Answered(result["version"], result["input_rows"], Counter(labels)))
         return Prediction(result["version"], labels, result["probabilities"] or [])
 
     async def explain(self, call: Call, inputs: list[Any]) -> Explanations | Refusal:
@@ -182,23 +182,25 @@ class DataPlane:
             return self._refused(call, len(inputs), result["errors"])
         explanations = result["explanations"] or []
         classes = Counter(explanation["prediction"] for explanation in explanations)
-        self._answered(call, Answered(result["version"], result["input_rows"], classes))
+        self.tell_answered(call, Answered(result["version"], result["input_rows"], classes))
         return Explanations(result["version"], explanations)
 
     def file_scoring(self, call: Call) -> FileScoring:
         """A file's scoring, table by table; the recorders are told when ``FileScoring.record`` is called."""
         return FileScoring(self, call)
 
-    def _answered(self, call: Call, answer: Answered) -> None:
+    def tell_answered(self, call: Call, answer: Answered) -> None:
+        """Every recorder learns of rows answered (a route's, or a file's table by table)."""
         for recorder in self.recorders:
             recorder.answered(call, answer)
 
     def _refused(self, call: Call, request_rows: int, errors: list[RowError]) -> Refusal:
         problems: Counter[tuple[str | None, str]] = Counter((error["field"], error["type"]) for error in errors)
-        self._tell(Refused(request_rows, request_rows, len(errors), problems), call)
+        self.tell_refused(call, Refused(request_rows, request_rows, len(errors), problems))
         return Refusal(errors)
 
-    def _tell(self, refusal: Refused, call: Call) -> None:
+    def tell_refused(self, call: Call, refusal: Refused) -> None:
+        """Every recorder learns of rows refused."""
         for recorder in self.recorders:
             recorder.refused(call, refusal)
 
@@ -271,7 +273,7 @@ class FileScoring:
             else:
                 row_numbers = (part.valid_rows + first).tolist()
             answer = Answered(model_version, InputRows(domain, part.positions.tolist()), part.classes, row_numbers)
-            self._plane._answered(self._call, answer)
+            self._plane.tell_answered(self._call, answer)
             if part.rejected:
-                self._plane._tell(Refused(part.rows, part.rejected, part.rejected, part.problems), self._call)
+                self._plane.tell_refused(self._call, Refused(part.rows, part.rejected, part.rejected, part.problems))
         self._parts = []

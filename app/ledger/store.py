@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
@@ -189,8 +190,8 @@ class PostgresStore(Store):
                 request = frame.request_id
                 uuid, request_text = (request, NULL) if REQUEST_UUID.fullmatch(request) else (NULL, _text(request))
                 v2_id = NULL if frame.v2_id is None else _text(frame.v2_id)
-                codes = ",".join(map(str, frame.codes))
-                rows = NULL if frame.rows is None else "{" + ",".join(map(str, frame.rows)) + "}"
+                codes = _json(_values(frame.codes))[1:-1]  # the JSON array's numbers, as PostgreSQL's array text
+                rows = NULL if frame.rows is None else "{" + _json(_values(frame.rows))[1:-1] + "}"
                 lines.append(
                     f"{times.text(frame.time)}\t{uuid}\t{request_text}\t{v2_id}\t{version_id}\t{route_id}"
                     f"\t{{{codes}}}\t{rows}\n"
@@ -266,19 +267,27 @@ class SqliteStore(Store):
 def _codes_by_row(frame: Frame) -> tuple[int, str]:
     """The frame's first row, and from there each row's code as JSON: ``NO_PREDICTION`` for a row between
     two answered ones that has none (it was refused)."""
-    codes = numpy.frombuffer(frame.codes, dtype=frame.codes.typecode)
+    codes = _values(frame.codes)
     if frame.rows is None or not len(frame.rows):
         return 0, _json(codes)
     if isinstance(frame.rows, range):  # rows that follow each other
         return frame.rows.start, _json(codes)
-    rows = numpy.frombuffer(frame.rows, dtype=frame.rows.typecode).astype(numpy.int64)
+    rows = _values(frame.rows).astype(numpy.int64)
     first = int(rows.min())
     by_row = numpy.full(int(rows.max()) - first + 1, NO_PREDICTION, dtype=numpy.int64)
     by_row[rows - first] = codes
     return first, _json(by_row)
 
 
+def _values(numbers: array[int] | range) -> numpy.ndarray[Any, Any]:
+    """A frame's codes or rows as a numpy array: an ``array``'s buffer read in place."""
+    if isinstance(numbers, range):
+        return numpy.arange(numbers.start, numbers.stop, numbers.step)
+    return numpy.frombuffer(numbers, dtype=numbers.typecode)
+
+
 def _json(numbers: numpy.ndarray[Any, Any]) -> str:
+    """A JSON array, written by orjson from the numbers' buffer: no Python object per number."""
     return orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 

@@ -74,9 +74,6 @@ class Frame:
         moment = datetime.fromtimestamp(self.time, UTC)
         return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
-    def row_indices(self) -> Sequence[int]:
-        return self.rows if self.rows is not None else range(len(self.codes))
-
 
 def encode(
     batch: RecordedBatch, codes: array[int], rows: Sequence[int], answers: Sequence[tuple[int, Sequence[float]]]

@@ -8,6 +8,8 @@ package's real answers.
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger, LedgerSettings
 from app.ledger.metrics import LedgerMetrics
+from devtools import REPO_ROOT
 from devtools.postgres import RunningPostgres, server_for_tests
 
 
@@ -56,6 +59,24 @@ def ledger_settings(url: str | None, data_dir: Path, **overrides: Any) -> Ledger
         LEDGER_DATA_DIR=data_dir,
         LEDGER_FLUSH_SECONDS=0.02,
         **overrides,
+    )
+
+
+def run_ledger_command(
+    url: str | None, data_dir: Path, *args: str, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m app.ledger ARGS`` with the ledger at ``url`` (its default when None), and ``settings``."""
+    env = {"LEDGER_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), **settings}
+    if url is not None:
+        env["LEDGER_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "app.ledger", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

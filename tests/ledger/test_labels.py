@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.ledger.cars import CLASSES
-from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
-from tests.ledger.conftest import OpenLedger
+from tests.ledger.conftest import OpenLedger, run_ledger_command
 
 
 def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
@@ -57,21 +54,6 @@ def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
     ledger.export(tmp_path / "out.parquet")
     frame = pq.read_table(tmp_path / "out.parquet").to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     assert frame.sort_values("row")["label"].fillna("-").tolist() == ["acc", "-", "good"]
-
-
-def run_ledger_command(url: str | None, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"LEDGER_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)}
-    if url is not None:
-        env["LEDGER_URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "app.ledger", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

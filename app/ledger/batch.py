@@ -15,7 +15,6 @@ import struct
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from app.ledger.cars import CLASSES
 
@@ -68,11 +67,6 @@ class Frame:
     codes: array[int]  # position * CLASS_COUNT + class
     rows: array[int] | range | None  # None: 0..len(codes)-1
     answers: dict[int, tuple[float, ...]]  # position -> probabilities, for cars first seen here
-
-    @property
-    def day(self) -> datetime:
-        moment = datetime.fromtimestamp(self.time, UTC)
-        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def encode(

@@ -9,7 +9,7 @@ the start command prints instead of pydantic's traceback.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, computed_field
 from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
@@ -67,11 +67,14 @@ class Settings(LedgerSettings):
 SETTINGS_STATE_KEY = "settings"
 
 
+SettingsKind = TypeVar("SettingsKind", bound=LedgerSettings)
+
+
 class InvalidSettingsError(ValueError):
     """Settings from the environment (or ``.env``) that do not validate, described on one line."""
 
 
-def describe(error: ValidationError) -> str:
+def _describe(error: ValidationError) -> str:
     """Each setting refused, with the value given and what pydantic says it allows, on one line."""
     problems = []
     for problem in error.errors(include_url=False):
@@ -82,11 +85,14 @@ def describe(error: ValidationError) -> str:
     return f"invalid setting {'; '.join(problems)}"
 
 
-def load_settings() -> Settings:
-    """The settings from the environment; ``InvalidSettingsError`` when one does not validate."""
+def load_settings(kind: type[SettingsKind]) -> SettingsKind:
+    """The settings from the environment; ``InvalidSettingsError`` when one does not validate.
+
+    ``kind`` is ``Settings`` or a part of them, such as the ledger commands' ``LedgerSettings``.
+    """
     try:
-        return Settings()
+        return kind()
     except ValidationError as error:
-        raise InvalidSettingsError(describe(error)) from None
+        raise InvalidSettingsError(_describe(error)) from None
     except SettingsError as error:  # a value pydantic-settings could not even decode
         raise InvalidSettingsError(f"invalid setting: {error}") from None

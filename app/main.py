@@ -87,7 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app with these settings; by default, those of the environment."""
-    settings = load_settings() if settings is None else settings
+    settings = load_settings(Settings) if settings is None else settings
     setup_logging(settings)
     app = FastAPI(
         title=settings.PROJECT_NAME,

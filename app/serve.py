@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # terminal's), would otherwise end it with a traceback and exit status 130.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        settings = load_settings()
+        settings = load_settings(Settings)
     except InvalidSettingsError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import InvalidSettingsError, load_settings
+from app.config import InvalidSettingsError, Settings, load_settings
 from devtools import REPO_ROOT
 from devtools.processes import free_port, running_process
 
@@ -65,7 +65,7 @@ def test_every_setting_that_does_not_validate_is_named_at_once(monkeypatch: pyte
     monkeypatch.setenv("MAX_UPLOAD_ROWS", "many")
     monkeypatch.setenv("BACKEND_CORS_ORIGINS", "https://a.example,not a url")
     with pytest.raises(InvalidSettingsError) as refused:
-        load_settings()
+        load_settings(Settings)
     assert "MAX_UPLOAD_ROWS='many'" in str(refused.value)
     assert "BACKEND_CORS_ORIGINS[1]='not a url'" in str(refused.value)
 
@@ -78,7 +78,7 @@ def test_a_setting_whose_values_are_names_takes_them_in_any_case(
     name: str, given: str, read: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(name, given)
-    assert getattr(load_settings(), name) == read
+    assert getattr(load_settings(Settings), name) == read
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from pydantic import ValidationError
 
-from app.config import describe
+from app.config import InvalidSettingsError, load_settings
 from app.ledger.export import export
 from app.ledger.labels import LABEL_FIELDS, check_labels
 from app.ledger.schema import migrate
@@ -28,9 +27,9 @@ USAGE_ERROR = 2
 
 def _store() -> Store:
     try:
-        url = LedgerSettings().database_url()
-    except ValidationError as error:  # one line, as the service words it (app.config)
-        print(f"{PROG}: error: {describe(error)}", file=sys.stderr)
+        url = load_settings(LedgerSettings).database_url()
+    except InvalidSettingsError as error:  # one line, as the service words it
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR) from None
     if url is None:
         sys.exit("the ledger is off (LEDGER_URL=off)")

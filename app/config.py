@@ -1,7 +1,7 @@
 """Service settings: one object, read from the environment and an optional ``.env`` file.
 
-``create_app(settings)`` puts them on the app's state (routes read them through
-``app.api.deps.SettingsDep``) and, through the lifespan state, hands them to the server's
+``create_app(settings)`` puts them on the app's state (routes read them with
+``app.api.deps.settings_of``) and, through the lifespan state, hands them to the server's
 protocol (``app.server_protocol``). ``load_settings`` reads them; a setting that does not
 validate is one line naming it, its value and what it allows (``InvalidSettingsError``), which
 the start command prints instead of pydantic's traceback.

@@ -1,29 +1,23 @@
-"""What the routes share of the app: its settings (an ``Annotated`` dependency) and its data plane.
+"""What the routes share of the app: its settings and its data plane, read from the app's state.
 
-``get_settings`` is ``async`` and takes only the request: FastAPI calls an ``async`` dependency
-on the event loop (a plain ``def`` costs a thread-pool round trip per request). The data plane
-is read from the app's state with ``data_plane_of``, not through a dependency: FastAPI's solver,
-run for each dependency of each request, is a large share of a one-row request (the HTTP
-benchmark), and the data plane is the app's own, never overridden.
+``create_app`` puts both on the app's state, and a route reads them from its request with
+``settings_of`` and ``data_plane_of``, not through dependencies: FastAPI's solver, run for each
+dependency of each request, is a large share of a one-row request (the HTTP benchmark), and
+both are the app's own (a test gives other settings to ``create_app``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 
 from app.config import Settings
 from app.data_plane import DataPlane
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the running app was built with (``create_app`` puts them on its state)."""
+def settings_of(request: Request) -> Settings:
+    """The settings the running app was built with."""
     settings: Settings = request.app.state.settings
     return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def data_plane_of(request: Request) -> DataPlane:

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.api.deps import SettingsDep
+from app.api.deps import settings_of
 from app.api.routing import RouterWithHead
 from app.config import Settings
 from car_evaluation_model import __version__ as model_version
@@ -48,7 +48,8 @@ root_router = RouterWithHead(include_in_schema=False)
 
 
 @root_router.get("/", response_class=HTMLResponse)
-def index(request: Request, settings: SettingsDep) -> HTMLResponse:
+def index(request: Request) -> HTMLResponse:
+    settings = settings_of(request)
     return templates.TemplateResponse(
         request,
         "index.html",
@@ -65,7 +66,8 @@ def index(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 
 @root_router.get("/monitoring", response_class=HTMLResponse)
-def monitoring(request: Request, settings: SettingsDep) -> HTMLResponse:
+def monitoring(request: Request) -> HTMLResponse:
+    settings = settings_of(request)
     return templates.TemplateResponse(
         request,
         "monitoring.html",
@@ -74,7 +76,8 @@ def monitoring(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 
 @root_router.get(DOCS_URL, response_class=HTMLResponse)
-def swagger_ui(settings: SettingsDep) -> HTMLResponse:
+def swagger_ui(request: Request) -> HTMLResponse:
+    settings = settings_of(request)
     return get_swagger_ui_html(
         openapi_url=f"{api_link(settings)}/openapi.json",
         title=f"{settings.PROJECT_NAME} - Swagger UI",

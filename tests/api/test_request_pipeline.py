@@ -14,8 +14,6 @@ from fastapi.testclient import TestClient
 from starlette.responses import PlainTextResponse
 
 from app import data_plane
-from app.api.deps import get_settings
-from app.config import Settings
 from app.errors import ApiError
 from app.main import create_app
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS
@@ -41,24 +39,6 @@ def details(response: Any) -> list[dict[str, Any]]:
 
 
 # The hot route is an ordinary route of the routing table.
-
-
-def test_predict_obeys_a_dependency_override() -> None:
-    app = create_app()
-    app.dependency_overrides[get_settings] = lambda: Settings(MAX_ROWS_PER_REQUEST=1)
-    with TestClient(app) as client:
-        response = client.post(PREDICT, json={"inputs": [ARTICLE_ROW, ARTICLE_ROW]})
-    assert response.status_code == 422
-    [detail] = details(response)
-    assert detail["type"] == "too_many_rows"
-    assert "the limit is 1 per request" in detail["msg"]
-
-
-def test_predict_answers_the_same_with_and_without_overrides(client: TestClient) -> None:
-    app = create_app()
-    app.dependency_overrides[get_settings] = Settings
-    with TestClient(app) as overridden:
-        assert overridden.post(PREDICT, json=ONE_ROW).json() == client.post(PREDICT, json=ONE_ROW).json()
 
 
 def test_predict_answers_under_a_root_path() -> None:

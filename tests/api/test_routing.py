@@ -82,6 +82,14 @@ def test_a_guard_on_a_group_of_routes_guards_every_prediction_route(
         assert client.get(f"{API}/health").status_code == 401
 
 
+def test_a_dependency_override_replaces_the_guard_on_every_prediction_route() -> None:
+    # How a test lets requests past a guard: the prediction routes are ordinary FastAPI routes.
+    app = guarded_app(guarded_at_include_level)
+    app.dependency_overrides[check_token] = lambda: None
+    with TestClient(app) as client:
+        assert prediction_requests(client, {}) == [200] * 5
+
+
 def test_a_guard_on_the_app_guards_every_prediction_route() -> None:
     app = create_app()
     app.router.dependencies.append(Depends(check_token))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from fastapi import Request, Response
 
-from app.api.deps import SettingsDep, data_plane_of
+from app.api.deps import data_plane_of, settings_of
 from app.api.inputs import REQUEST_BODY, answered_by, read_inputs
 from app.api.prediction import call_of, rows_refused
 from app.api.routing import RouterWithHead
@@ -17,7 +17,7 @@ router = RouterWithHead(tags=["explanation"])
 
 
 @router.post("/explain", responses=answered_by(ExplainResponse), openapi_extra=REQUEST_BODY)
-async def explain_rows(request: Request, settings: SettingsDep) -> Response:
+async def explain_rows(request: Request) -> Response:
     """Explain each row's prediction exactly, with the same body and errors as `/predict`.
 
     Per row and class: the exact Shapley values of the predicted probability over the six
@@ -26,7 +26,7 @@ async def explain_rows(request: Request, settings: SettingsDep) -> Response:
     class, with the new class and its probability.
     """
     data_plane = data_plane_of(request)
-    inputs = await read_inputs(request, settings)
+    inputs = await read_inputs(request, settings_of(request))
     outcome = await data_plane.explain(call_of(request, "explain", "v1"), inputs)
     if isinstance(outcome, Refusal):
         raise rows_refused(outcome.errors)

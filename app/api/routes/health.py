@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from app import __version__ as api_version
-from app.api.deps import SettingsDep, require_model
+from app.api.deps import require_model, settings_of
 from app.api.routing import RouterWithHead
 from app.schemas.errors import ErrorResponse
 from app.schemas.health import Health
@@ -20,6 +20,6 @@ router = RouterWithHead(tags=["health"])
     responses={503: {"model": ErrorResponse, "description": "The model cannot be loaded."}},
     dependencies=[Depends(require_model)],
 )
-async def health(settings: SettingsDep) -> Health:
+async def health(request: Request) -> Health:
     """Service name and versions; 503 when the model cannot be loaded."""
-    return Health(name=settings.PROJECT_NAME, api_version=api_version, model_version=model_version)
+    return Health(name=settings_of(request).PROJECT_NAME, api_version=api_version, model_version=model_version)

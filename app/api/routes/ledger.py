@@ -16,7 +16,7 @@ from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.api.deps import SettingsDep
+from app.api.deps import settings_of
 from app.api.routing import RouterWithHead
 from app.errors import UNPROCESSABLE, ApiError
 from app.ledger import LabelError, Ledger
@@ -40,11 +40,12 @@ LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
 async def require_feedback_token(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     """401 unless the request carries ``Authorization: Bearer <FEEDBACK_TOKEN>``; 403 for all while none is set."""
     if credentials is None:
         raise _unauthorized()
+    settings = settings_of(request)
     if settings.FEEDBACK_TOKEN is None:
         raise ApiError.single(403, ["header", "authorization"], "feedback is off: set FEEDBACK_TOKEN", "forbidden")
     expected = settings.FEEDBACK_TOKEN.get_secret_value().encode()

@@ -37,7 +37,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser, MultipartPart
 from starlette.responses import StreamingResponse
 
-from app.api.deps import SettingsDep, data_plane_of
+from app.api.deps import data_plane_of, settings_of
 from app.api.inputs import unsupported_media_type
 from app.api.prediction import call_of
 from app.api.request_body import body_chunks
@@ -344,7 +344,6 @@ def _download_name(filename: str | None, file_format: FileFormat, rows: RowsWant
 @router.post("/predict/file", responses=RESPONSES, openapi_extra=REQUEST_BODY, response_class=Response)
 async def predict_file(
     request: Request,
-    settings: SettingsDep,
     rows: Annotated[RowsWanted, Query(description="`rejected`: answer only the rejected rows.")] = "all",
 ) -> Response:
     """Score every row of an uploaded CSV or Parquet file (multipart form, field `file`).
@@ -357,6 +356,7 @@ async def predict_file(
     `X-Rows-Rejected-First` (JSON) lists the first rejected rows with their errors.
     With `rows=rejected`, the file holds only the rejected rows.
     """
+    settings = settings_of(request)
     form, upload = await _uploaded_form(request, settings.MAX_UPLOAD_BYTES)
     answer = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _sent once the answer is sent)
     try:

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from app import __version__ as api_version
-from app.api.deps import SettingsDep, data_plane_of, require_model
+from app.api.deps import data_plane_of, require_model, settings_of
 from app.api.prediction import call_of, rows_refused
 from app.api.request_body import read_body
 from app.api.routing import InferenceProtocolRoute, RouterWithHead
@@ -79,9 +79,9 @@ RequestedModel = Annotated[str | None, Depends(requested_model)]
 
 
 @router.get("", response_model=ServerMetadataResponse)
-async def server(settings: SettingsDep) -> ServerMetadataResponse:
+async def server(request: Request) -> ServerMetadataResponse:
     """Server metadata: name, version and the protocol extensions it supports."""
-    return server_metadata(settings.PROJECT_NAME, api_version)
+    return server_metadata(settings_of(request).PROJECT_NAME, api_version)
 
 
 @router.get("/health/live", response_model=ServerLiveResponse)
@@ -144,7 +144,7 @@ INFER_BODY = {
 
 @router.post(f"{MODEL_PATH}/infer", **INFER, **documented(MODEL_PATH, **INFER_BODY))
 @router.post(f"{VERSION_PATH}/infer", **INFER, **documented(VERSION_PATH, **INFER_BODY))
-async def infer(request: Request, settings: SettingsDep) -> Response:
+async def infer(request: Request) -> Response:
     """Classify rows sent as one BYTES tensor per feature; outputs `predict` and `predict_proba`.
 
     The same answers as `/api/v1/predict`. Tensors may come as JSON or as binary data
@@ -152,6 +152,7 @@ async def infer(request: Request, settings: SettingsDep) -> Response:
     """
     await requested_model(request)
     data_plane = data_plane_of(request)
+    settings = settings_of(request)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
     json_length = header(request.scope, JSON_LENGTH_HEADER_KEY)
     inference = decode_infer_request(body, json_length, max_rows=settings.MAX_ROWS_PER_REQUEST)

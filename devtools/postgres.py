@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.processes import free_port
-from devtools.programs import unavailable
 
 DEBIAN_PACKAGE = "postgresql"
 USER = "postgres"
@@ -95,12 +94,3 @@ def running_postgres(bin_dir: Path) -> Iterator[RunningPostgres]:
                 server.stop("immediate")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def server_for_tests() -> Iterator[RunningPostgres]:
-    """A started server for a fixture to yield from; missing, a skip with the install command (a failure in CI)."""
-    bin_dir = pg_bin()
-    if bin_dir is None:
-        unavailable(f"PostgreSQL's server is not installed: install it with `apt-get install -y {DEBIAN_PACKAGE}`")
-    with running_postgres(bin_dir) as server:
-        yield server

@@ -1,12 +1,18 @@
-"""External programs the tests need (promtool, prometheus...): found, or the test is skipped or failed."""
+"""External programs the tests need (promtool, prometheus, PostgreSQL...): found, or the test is skipped or failed.
+
+The one module of devtools that imports pytest: the benchmarks use the others without it.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+
+from devtools.postgres import DEBIAN_PACKAGE, RunningPostgres, pg_bin, running_postgres
 
 
 def require_program(name: str, debian_package: str) -> str:
@@ -25,3 +31,12 @@ def unavailable(message: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{message} (it must be there in CI)")
     pytest.skip(message)
+
+
+def server_for_tests() -> Iterator[RunningPostgres]:
+    """A started server for a fixture to yield from; missing, a skip with the install command (a failure in CI)."""
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        unavailable(f"PostgreSQL's server is not installed: install it with `apt-get install -y {DEBIAN_PACKAGE}`")
+    with running_postgres(bin_dir) as server:
+        yield server

@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from car_evaluation_model import batch
 from car_evaluation_model import spark as spark_scoring
 from car_evaluation_model.config.core import config
-from devtools.postgres import RunningPostgres, server_for_tests
+from devtools.postgres import RunningPostgres
+from devtools.programs import server_for_tests
 from tests.batch.test_paths_agree import COMMAND, FEATURES, api_verdicts, batch_verdicts, corpus_rows, every_car
 from tests.conftest import ARTICLE_ROW
 

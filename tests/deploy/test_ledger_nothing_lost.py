@@ -29,8 +29,8 @@ import psycopg
 import pytest
 
 from devtools.nginx import NGINX, RunningNginx, running_nginx
-from devtools.postgres import RunningPostgres, server_for_tests
-from devtools.programs import require_program
+from devtools.postgres import RunningPostgres
+from devtools.programs import require_program, server_for_tests
 from tests.conftest import API, ARTICLE_ROW
 from tests.deploy.conftest import HEALTH_PATH, Replica
 from tests.deploy.load import Call, SteadyLoad

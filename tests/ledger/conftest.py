@@ -21,7 +21,8 @@ from prometheus_client import CollectorRegistry
 from app.ledger import Ledger, LedgerSettings
 from app.ledger.metrics import LedgerMetrics
 from devtools import REPO_ROOT
-from devtools.postgres import RunningPostgres, server_for_tests
+from devtools.postgres import RunningPostgres
+from devtools.programs import server_for_tests
 
 
 @pytest.fixture(scope="session")

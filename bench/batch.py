@@ -169,9 +169,10 @@ def _with_pipeline_probabilities(
 
 
 # The JVM compiles the code it runs as it goes, and Dask's worker processes import and load
-# the model on their first task: a first run is slower than the next. Each Spark and Dask path
-# on the whole file is run this many times, and its shortest run counts.
-WARM_REPEATS = 2
+# the model on their first task: the first runs are slower than the next (the join's larger
+# code for longer than a plain read and write). Each Spark and Dask path on the whole file is
+# run this many times, and its shortest run counts.
+WARM_REPEATS = 4
 
 
 def spark_session() -> SparkSession:

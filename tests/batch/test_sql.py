@@ -75,7 +75,7 @@ def duckdb_scored(rows: list[dict[str, Any]]) -> pa.Table:
         connection.register("arrow_cars", cars)
         connection.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM arrow_cars")
         connection.execute(script("duckdb"))
-        scored: pa.Table = connection.execute(f"SELECT * FROM {TABLE}_scored").to_arrow_table()
+        scored: pa.Table = connection.sql(f"SELECT * FROM {TABLE}_scored").to_arrow_table()
         return scored
     finally:
         connection.close()

@@ -164,6 +164,15 @@ def test_long_strings_are_cut_in_errors(good_row: dict[str, object]) -> None:
     assert unknown["field"] == "y" * MAX_ECHOED_CHARS + "..."
 
 
+def test_an_integer_beyond_64_bits_is_shown_as_its_digits(good_row: dict[str, object]) -> None:
+    # Python's JSON parser makes such an integer of a long number; JSON encoders refuse it.
+    error = only_error([{**good_row, "doors": 10**20}])
+    assert error["value"] == "1" + "0" * 20
+    assert only_error([{**good_row, "doors": 2**64 - 1}])["value"] == 2**64 - 1
+    huge = only_error([{**good_row, "doors": 10**1000}])
+    assert huge["value"] == "1" + "0" * (MAX_ECHOED_CHARS - 1) + "..."
+
+
 def test_errors_are_bounded_and_the_rest_counted(good_row: dict[str, object]) -> None:
     rows: list[dict[str, object]] = [{}] * 10_000 + [good_row]
     *listed, summary = errors_of(rows)

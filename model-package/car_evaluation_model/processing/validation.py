@@ -72,8 +72,12 @@ def echo(value: Any) -> Any:
     """A bounded, JSON-safe stand-in for a client's value, for the ``value``/``input`` field of an error.
 
     Numbers, booleans and None are themselves, strings are cut to ``MAX_ECHOED_CHARS``, and a
-    container (or any other object) is only named (``"<list>"``), however large or deep.
+    container (or any other object) is only named (``"<list>"``), however large or deep. An
+    integer beyond 64 bits, which JSON encoders refuse (Python's JSON parser makes one of a long
+    number), is its digits as a string, cut like one.
     """
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return _cut(str(value))
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):

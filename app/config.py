@@ -74,14 +74,19 @@ class InvalidSettingsError(ValueError):
     """Settings from the environment (or ``.env``) that do not validate, described on one line."""
 
 
+# Settings whose values may hold a password: a refusal names them without their value.
+UNSHOWN = frozenset({"LEDGER_URL", "DATABASE_URL", "FEEDBACK_TOKEN"})
+
+
 def _describe(error: ValidationError) -> str:
     """Each setting refused, with the value given and what pydantic says it allows, on one line."""
     problems = []
     for problem in error.errors(include_url=False):
         name, *inner = problem["loc"]
         where = f"{name}[{inner[0]}]" if inner else str(name)
+        given = "(value not shown)" if name in UNSHOWN else repr(problem["input"])
         message = problem["msg"]
-        problems.append(f"{where}={problem['input']!r}: {message[:1].lower()}{message[1:]}")
+        problems.append(f"{where}={given}: {message[:1].lower()}{message[1:]}")
     return f"invalid setting {'; '.join(problems)}"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -47,12 +47,16 @@ PREDICT_INLINE_ROWS = 1000
 EXPLAIN_INLINE_ROWS = 100
 
 
+# What a call asks, by name: the ledger records it, and its performance route filters by it.
+RouteName = Literal["predict", "explain", "v2 infer", "predict file"]
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """Who asked, as the recorders need to know it: no request, no transport."""
 
     request_id: str
-    route: str  # what was asked, by name: "predict", "explain", "v2 infer", "predict file"
+    route: RouteName
     api: str  # the API shape: "v1" or "v2"
     inference_id: str | None = None  # the client's own id of the request (v2's "id")
     # Fields for the request's access line; a recorder adds to them.

@@ -44,7 +44,7 @@ from app.metrics.files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 UVICORN_LOGGING = Path(__file__).with_name("uvicorn_logging.json")
 PROG = "python -m app"
 USAGE_ERROR = 2  # a wrong command line or setting, as click and argparse exit
-STARTUP_FAILURE = 1  # the service could not start: its address is taken
+STARTUP_FAILURE = 1  # the service could not start: its address is taken, or a ledger directory cannot be made
 
 
 def default_arguments(settings: Settings) -> list[str]:
@@ -122,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidSettingsError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    try:  # here, where a failure is one line, not in each worker's start
+        settings.make_directories()
+    except OSError as error:
+        print(f"{PROG}: error: cannot make the ledger's directory {error.filename}: {error.strerror}", file=sys.stderr)
+        return STARTUP_FAILURE
     arguments = [*default_arguments(settings), *(sys.argv[1:] if argv is None else argv)]
     if (problem := address_in_use(arguments)) is not None:
         print(

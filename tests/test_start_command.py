@@ -70,9 +70,36 @@ def test_every_setting_that_does_not_validate_is_named_at_once(monkeypatch: pyte
     assert "BACKEND_CORS_ORIGINS[1]='not a url'" in str(refused.value)
 
 
+@pytest.mark.parametrize("url", ["postgresq://ledger:s3cret@db/ledger", "mysql://ledger:s3cret@db/ledger", "not a url"])
+def test_a_ledger_url_that_names_no_database_the_ledger_knows_is_refused_without_its_value(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_URL", url)
+    with pytest.raises(InvalidSettingsError) as refused:
+        load_settings(Settings)
+    assert "LEDGER_URL=(value not shown): value error, must be off, a postgresql:// URL or a sqlite:/// URL" in str(
+        refused.value
+    )
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_ledger_directory_that_cannot_be_made_is_one_line_before_the_model_loads(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    # LEDGER_URL empty: unset, the embedded default (the tests' own default is off).
+    status, stderr = start(["--port", str(free_port())], {"LEDGER_URL": "", "LEDGER_DATA_DIR": str(blocked / "data")})
+    assert status == 1
+    assert stderr == f"python -m app: error: cannot make the ledger's directory {blocked / 'data'}: Not a directory\n"
+
+
 @pytest.mark.parametrize(
     ("name", "given", "read"),
-    [("LOG_LEVEL", "debug", "DEBUG"), ("LOG_LEVEL", "Warning", "WARNING"), ("LEDGER_WHEN_FULL", "REFUSE", "refuse")],
+    [
+        ("LOG_LEVEL", "debug", "DEBUG"),
+        ("LOG_LEVEL", "Warning", "WARNING"),
+        ("LEDGER_WHEN_FULL", "REFUSE", "refuse"),
+        ("LEDGER_URL", "OFF", "off"),
+    ],
 )
 def test_a_setting_whose_values_are_names_takes_them_in_any_case(
     name: str, given: str, read: str, monkeypatch: pytest.MonkeyPatch

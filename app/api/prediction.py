@@ -6,13 +6,13 @@ from typing import Any
 
 from starlette.requests import Request
 
-from app.data_plane import Call
+from app.data_plane import Call, RouteName
 from app.errors import UNPROCESSABLE, ApiError
 from app.request_state import access_log_fields, request_id_of
 from car_evaluation_model import RowError
 
 
-def call_of(request: Request, route: str, api: str, inference_id: str | None = None) -> Call:
+def call_of(request: Request, route: RouteName, api: str, inference_id: str | None = None) -> Call:
     """The data plane's view of ``request``: its id, what it asks, and its access line's fields."""
     scope = request.scope
     return Call(request_id_of(scope), route, api, inference_id, access_log_fields(scope))

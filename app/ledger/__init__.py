@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from app.ledger.batch import RecordedBatch
     from app.ledger.labels import LabelError
-    from app.ledger.ledger import Ledger
+    from app.ledger.ledger import Ledger, LedgerUnavailableError
     from app.ledger.settings import LedgerSettings
     from app.ledger.spool import LedgerFullError
 
-__all__ = ["LabelError", "Ledger", "LedgerFullError", "LedgerSettings", "RecordedBatch"]
+__all__ = ["LabelError", "Ledger", "LedgerFullError", "LedgerSettings", "LedgerUnavailableError", "RecordedBatch"]
 
 _MODULE_OF = {
     "LabelError": "app.ledger.labels",
     "Ledger": "app.ledger.ledger",
     "LedgerFullError": "app.ledger.spool",
     "LedgerSettings": "app.ledger.settings",
+    "LedgerUnavailableError": "app.ledger.ledger",
     "RecordedBatch": "app.ledger.batch",
 }
 

@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from app.config import InvalidSettingsError, load_settings
 from app.ledger.export import export
 from app.ledger.labels import LABEL_FIELDS, check_labels
+from app.ledger.ledger import LedgerUnavailableError, database_reached
 from app.ledger.schema import migrate
 from app.ledger.settings import LedgerSettings
 from app.ledger.store import Store, open_store
@@ -25,38 +27,84 @@ PROG = "python -m app.ledger"
 USAGE_ERROR = 2
 
 
+class CommandError(Exception):
+    """A mistake or a failure the command reports on one line (exit status 2), not as a traceback."""
+
+
 def _store() -> Store:
     try:
-        url = load_settings(LedgerSettings).database_url()
+        settings = load_settings(LedgerSettings)
     except InvalidSettingsError as error:  # one line, as the service words it
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        raise SystemExit(USAGE_ERROR) from None
+        raise CommandError(str(error)) from None
+    url = settings.database_url()
     if url is None:
-        sys.exit("the ledger is off (LEDGER_URL=off)")
-    store = open_store(url)
-    migrate(store.engine)
+        raise CommandError("the ledger is off (LEDGER_URL=off)")
+    try:
+        settings.make_directories()
+        store = open_store(url)
+        with database_reached():
+            migrate(store.engine)
+    except OSError as error:
+        raise CommandError(f"cannot make the ledger's directory {error.filename}: {error.strerror}") from None
+    except LedgerUnavailableError as error:
+        raise CommandError(str(error)) from None
     return store
+
+
+def _label_table(path: Path) -> pa.Table:
+    """The file's request_id, row and label columns; a CSV's read as text, so that each label gets its own error."""
+    try:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+        else:
+            convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(LABEL_FIELDS, pa.string()))
+            table = pa_csv.read_csv(path, convert_options=convert)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise CommandError(f"cannot read {path}: {error}") from None
+    missing = [name for name in LABEL_FIELDS if name not in table.column_names]
+    if missing:
+        raise CommandError(
+            f"{path} has no column {', '.join(missing)}: a labels file has the columns {','.join(LABEL_FIELDS)}"
+        )
+    return table.select(list(LABEL_FIELDS))
+
+
+def _whole_number(text: str | None) -> int | str | None:
+    """A CSV's row as a number when it is one; otherwise as written, for its label's error to show."""
+    return int(text) if text is not None and text.isascii() and text.isdecimal() else text
 
 
 def _labels(path: Path) -> int:
     """Load a CSV or Parquet file of request_id,row,label: all of it, or nothing if any label is wrong."""
-    if path.suffix == ".parquet":
-        table = pq.read_table(path, columns=list(LABEL_FIELDS))
-    else:
-        convert = pa_csv.ConvertOptions(column_types={"request_id": "string", "label": "string"})
-        table = pa_csv.read_csv(path, convert_options=convert).select(list(LABEL_FIELDS))
-    valid, errors = check_labels(table.to_pylist())
+    labels = _label_table(path).to_pylist()
+    if path.suffix != ".parquet":
+        labels = [{**label, "row": _whole_number(label["row"])} for label in labels]
+    valid, errors = check_labels(labels)
     problems = [error for error in errors if error is not None]
     for problem in problems[:MAX_SHOWN_ERRORS]:
         print(f"label {problem['index']} (data row {problem['index'] + 1}): {problem['message']}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} labels refused; nothing loaded", file=sys.stderr)
+        print(f"{len(problems)} of {len(labels)} labels refused; nothing loaded", file=sys.stderr)
         return 1
+    if not valid:
+        print(f"0 labels loaded: {path} holds none")
+        return 0
     store = _store()
     store.add_labels(valid)
     store.close()
     print(f"{len(valid)} labels loaded")
     return 0
+
+
+def _export(out: Path, since: datetime | None, until: datetime | None) -> None:
+    if out.suffix != ".parquet":
+        raise CommandError(f"the export is a Parquet file: name it *.parquet, not {out.name}")
+    if not out.parent.is_dir():
+        raise CommandError(f"cannot write {out}: no directory {out.parent}")
+    store = _store()
+    count = export(store, out, since=since, until=until)
+    store.close()
+    print(f"{count} predictions written to {out}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,13 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporting.add_argument("--until", type=datetime.fromisoformat, help="to this time (ISO 8601), excluded")
     exporting.add_argument("out", type=Path)
     arguments = parser.parse_args(argv)
-    if arguments.command == "labels":
-        return _labels(arguments.file)
-    store = _store()
-    if arguments.command == "export":
-        count = export(store, arguments.out, since=arguments.since, until=arguments.until)
-        print(f"{count} predictions written to {arguments.out}")
-    store.close()
+    try:
+        if arguments.command == "labels":
+            return _labels(arguments.file)
+        if arguments.command == "export":
+            _export(arguments.out, arguments.since, arguments.until)
+        else:
+            _store().close()
+    except CommandError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
     return 0
 
 

@@ -8,7 +8,8 @@ database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,21 @@ from app.ledger.writer import Writer
 logger = logging.getLogger(__name__)
 
 
+class LedgerUnavailableError(Exception):
+    """The ledger's database cannot be reached (down, or refusing connections): try again later."""
+
+
+@contextmanager
+def database_reached() -> Iterator[None]:
+    """``LedgerUnavailableError`` for the database's connection failing in the block, with its reason on one line."""
+    try:
+        yield
+    except OperationalError as error:
+        # psycopg adds hints on the lines after the first.
+        reason = str(error.orig or error).splitlines()[0]
+        raise LedgerUnavailableError(f"the prediction ledger's database cannot be reached: {reason}") from error
+
+
 class Ledger:
     def __init__(self, store: Store, spool: Spool, writer: Writer) -> None:
         self.store = store
@@ -42,7 +58,7 @@ class Ledger:
         url = settings.database_url()
         if url is None:
             return None
-        settings.LEDGER_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        settings.make_directories()
         store = open_store(url)
         try:
             migrate(store.engine)
@@ -81,7 +97,8 @@ class Ledger:
     def add_checked_labels(self, valid: Sequence[CheckedLabel]) -> None:
         """Store labels ``check_labels`` found valid, each with its arrival time."""
         if valid:
-            self.store.add_labels(valid)
+            with database_reached():
+                self.store.add_labels(valid)
 
     def performance(
         self,
@@ -97,7 +114,8 @@ class Ledger:
             None if since is None else self.store.time_value(since),
             None if until is None else self.store.time_value(until),
         )
-        return summarise(self.store.query(performance_sql(where), parameters))
+        with database_reached():
+            return summarise(self.store.query(performance_sql(where), parameters))
 
     def export(self, out: Path, since: datetime | None = None, until: datetime | None = None) -> int:
         return export(self.store, out, since=since, until=until)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 OFF = "off"
+# The URL schemes of the databases the ledger has a store for (Heroku's DATABASE_URL says postgres://).
+SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg", "sqlite"})
 
 
 def any_case(names: Any) -> BeforeValidator:
@@ -24,13 +28,29 @@ def any_case(names: Any) -> BeforeValidator:
 WhenFull = Literal["count", "refuse"]
 
 
+def ledger_url(value: str | None) -> str | None:
+    """``off`` (any case), or a URL of a database the ledger has a store for."""
+    if value is None or value.casefold() == OFF:
+        return None if value is None else OFF
+    try:
+        scheme = make_url(value).drivername
+    except ArgumentError:
+        scheme = None
+    if scheme not in SCHEMES:
+        raise ValueError("must be off, a postgresql:// URL or a sqlite:/// URL")
+    return value
+
+
+DatabaseUrl = Annotated[str | None, AfterValidator(ledger_url)]
+
+
 class LedgerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     # Where predictions go: "off", a postgresql:// URL, or a sqlite:/// URL. Unset: Heroku's
     # DATABASE_URL if there is one, else SQLite in LEDGER_DATA_DIR.
-    LEDGER_URL: str | None = None
-    DATABASE_URL: str | None = None
+    LEDGER_URL: DatabaseUrl = None
+    DATABASE_URL: DatabaseUrl = None
     LEDGER_DATA_DIR: Path = Path("data")
     # The write-ahead spool: one file per worker process, in LEDGER_DATA_DIR/spool by default.
     LEDGER_SPOOL_DIR: Path | None = None
@@ -58,3 +78,15 @@ class LedgerSettings(BaseSettings):
 
     def spool_dir(self) -> Path:
         return self.LEDGER_SPOOL_DIR or self.LEDGER_DATA_DIR / "spool"
+
+    def make_directories(self) -> None:
+        """Make the directories the ledger writes in: its data's, its spool's, an SQLite file's (``OSError`` if not)."""
+        url = self.database_url()
+        if url is None:
+            return
+        directories = [self.LEDGER_DATA_DIR, self.spool_dir()]
+        parsed = make_url(url)
+        if parsed.drivername == "sqlite" and parsed.database:
+            directories.append(Path(parsed.database).parent)
+        for directory in directories:
+            directory.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
         {"request_id": "req-1", "label": "acc"},
         ["req-1", 2, "acc"],
         {"request_id": "req-1", "row": 2, "label": "good"},
+        {"request_id": "req-1", "row": 1, "label": "acc", "confidence": 0.9},
     ]
     errors = ledger.add_labels(labels)
 
@@ -39,7 +40,8 @@ def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
     assert (unknown["field"], unknown["value"], unknown["allowed"]) == ("label", "excellent", list(CLASSES))
     assert "'excellent'" in unknown["message"]
     assert "unacc, acc, good, vgood" in unknown["message"]
-    assert [e["field"] if e else None for e in errors] == [None, "label", "request_id", "row", "row", "row", None, None]
+    fields = [e["field"] if e else None for e in errors]
+    assert fields == [None, "label", "request_id", "row", "row", "row", None, None, "confidence"]
     assert [e["type"] if e else None for e in errors] == [
         None,
         "value_not_allowed",
@@ -49,7 +51,9 @@ def test_each_label_gets_its_error_and_the_valid_ones_are_kept(
         "missing",
         "label_not_object",
         None,
+        "unknown_field",
     ]
+    assert "unknown field 'confidence'; a label has the fields request_id, row, label" in str(errors[8])
     assert ledger.drain(30)
     ledger.export(tmp_path / "out.parquet")
     frame = pq.read_table(tmp_path / "out.parquet").to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
@@ -117,3 +121,64 @@ def test_export_command(ledger_url: str | None, open_ledger: OpenLedger, tmp_pat
     assert frame["row"].tolist() == [3, 5, 9]
     assert set(frame["v2_id"]) == {v2_id}
     assert frame[["buying", "maint", "doors", "persons", "lug_boot", "safety"]].notna().all().all()
+
+
+MISTAKES = {
+    # A user's mistake, as a file (None: no file there), and what the one line says.
+    "no such file": (None, "cannot read"),
+    "a column missing": ("request_id,label\nreq-a,acc\n", "has no column row: a labels file has the columns"),
+    "a ragged line": ("request_id,row,label\nreq-a,0\n", "CSV parse error: Expected 3 columns, got 2"),
+    "an empty file": ("", "Empty CSV file"),
+    "not Parquet": ("not parquet", "cannot read"),
+}
+
+
+@pytest.mark.parametrize(("content", "says"), MISTAKES.values(), ids=MISTAKES.keys())
+def test_a_labels_file_the_command_cannot_use_is_one_line(tmp_path: Path, content: str | None, says: str) -> None:
+    path = tmp_path / ("labels.parquet" if content == "not parquet" else "labels.csv")
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+
+    result = run_ledger_command(None, tmp_path / "data", "labels", str(path))
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("python -m app.ledger: error: ")
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_each_line_of_a_csv_is_checked_on_its_own(tmp_path: Path) -> None:
+    # A row that is not a number must not turn the whole column to text and hide the other errors.
+    path = tmp_path / "labels.csv"
+    path.write_text("request_id,row,label\nreq-a,0,excellent\nreq-a,x,acc\nreq-b,1,vgood\n", encoding="utf-8")
+
+    result = run_ledger_command(None, tmp_path / "data", "labels", str(path))
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("label 0 (data row 1): label has the value 'excellent'")
+    assert lines[1].startswith("label 1 (data row 2): row must be a whole number from 0 to 2147483647")
+    assert lines[2] == "2 of 3 labels refused; nothing loaded"
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [("out.csv", "the export is a Parquet file: name it *.parquet"), ("missing/out.parquet", "no directory")],
+)
+def test_an_export_the_command_cannot_write_is_one_line(tmp_path: Path, out: str, says: str) -> None:
+    result = run_ledger_command(None, tmp_path / "data", "export", str(tmp_path / out))
+
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    unreachable = "postgresql://ledger@127.0.0.1:1/ledger?connect_timeout=2"
+
+    result = run_ledger_command(unreachable, tmp_path / "data", "migrate")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("python -m app.ledger: error: the prediction ledger's database cannot be reached")
+    assert len(result.stderr.splitlines()) == 1

@@ -152,3 +152,37 @@ def test_with_the_ledger_off_its_routes_say_so(make_client: Any) -> None:
     response = client.get(f"{API}/performance")
     assert response.status_code == 404
     assert "LEDGER_URL=off" in response.json()["detail"][0]["msg"]
+
+
+def test_an_unknown_route_filter_is_refused_with_the_routes_there_are(served: TestClient) -> None:
+    response = served.get(f"{API}/performance", params={"route": "/api/v1/predict"})
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["query", "route"]
+    assert all(f"'{name}'" in detail["msg"] for name in ("predict", "explain", "v2 infer", "predict file"))
+    assert served.get(f"{API}/performance", params={"route": "v2 infer"}).status_code == 200
+
+
+def test_a_row_beyond_what_the_ledger_stores_is_the_labels_error(served: TestClient) -> None:
+    labels = [{"request_id": "req-a", "row": row, "label": "acc"} for row in (2**31 - 1, 2**31, 2**64)]
+    response = served.post(f"{API}/feedback", json={"labels": labels}, headers=bearer())
+    assert response.status_code == 422
+    details = response.json()["detail"]
+    assert [detail["loc"] for detail in details] == [["body", "labels", 1, "row"], ["body", "labels", 2, "row"]]
+    assert all("from 0 to 2147483647" in detail["msg"] for detail in details)
+
+
+def test_with_the_database_unreachable_the_ledgers_routes_answer_503(tmp_path: Path) -> None:
+    # Nothing listens on port 1: the service starts (predictions wait in the spool), its reads cannot.
+    unreachable = "postgresql://ledger@127.0.0.1:1/ledger?connect_timeout=2"
+    settings = Settings(_env_file=None, LEDGER_URL=unreachable, LEDGER_DATA_DIR=tmp_path, FEEDBACK_TOKEN=TOKEN)
+    with TestClient(create_app(settings)) as client:
+        labels = {"labels": [{"request_id": "req-a", "row": 0, "label": "acc"}]}
+        for response in (
+            client.get(f"{API}/performance"),
+            client.post(f"{API}/feedback", json=labels, headers=bearer()),
+        ):
+            assert response.status_code == 503
+            [detail] = response.json()["detail"]
+            assert detail["type"] == "ledger_unavailable"
+            assert "cannot be reached" in detail["msg"]

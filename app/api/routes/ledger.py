@@ -9,6 +9,8 @@ set, the route refuses every call. Performance is read without a token, as ``/me
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,8 +20,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import settings_of
 from app.api.routing import RouterWithHead
+from app.data_plane import RouteName
 from app.errors import UNPROCESSABLE, ApiError
-from app.ledger import LabelError, Ledger
+from app.ledger import LabelError, Ledger, LedgerUnavailableError
 from app.ledger.labels import check_labels
 from app.schemas.errors import ErrorResponse
 from app.schemas.ledger import FeedbackRequest, FeedbackResponse, PerformanceResponse
@@ -62,6 +65,14 @@ def _unauthorized() -> ApiError:
     return ApiError(401, [detail], {"WWW-Authenticate": "Bearer"})
 
 
+@contextmanager
+def answered_503_when_unreachable() -> Iterator[None]:
+    try:
+        yield
+    except LedgerUnavailableError as error:
+        raise ApiError.single(503, [], str(error), "ledger_unavailable") from error
+
+
 def _label_detail(error: LabelError) -> dict[str, Any]:
     loc: list[str | int] = ["body", "labels", error["index"]]
     if error["field"] is not None:
@@ -82,6 +93,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No bearer token, or not FEEDBACK_TOKEN."},
     403: {"model": ErrorResponse, "description": "FEEDBACK_TOKEN is not set: feedback is off."},
     404: {"model": ErrorResponse, "description": "The ledger is off (LEDGER_URL=off)."},
+    503: {"model": ErrorResponse, "description": "The ledger's database cannot be reached: try again later."},
     422: {
         "model": ErrorResponse,
         "description": "Invalid labels: each error names the label, its field and the allowed values.",
@@ -101,18 +113,20 @@ async def feedback(body: FeedbackRequest, ledger: LedgerDep) -> FeedbackResponse
     refused = [error for error in errors if error is not None]
     if refused:
         raise ApiError(UNPROCESSABLE, [_label_detail(error) for error in refused[:MAX_LISTED_ERRORS]])
-    await run_in_threadpool(ledger.add_checked_labels, valid)
+    with answered_503_when_unreachable():
+        await run_in_threadpool(ledger.add_checked_labels, valid)
     return FeedbackResponse(accepted=len(body.labels))
 
 
-@router.get("/performance", response_model=PerformanceResponse, responses={404: ERRORS[404]})
+@router.get("/performance", response_model=PerformanceResponse, responses={code: ERRORS[code] for code in (404, 503)})
 async def performance(
     ledger: LedgerDep,
     model_version: Annotated[str | None, Query(description="Only this model version.")] = None,
-    route: Annotated[str | None, Query(description="Only predictions of this route, e.g. predict or v2 infer.")] = None,
+    route: Annotated[RouteName | None, Query(description="Only predictions of this route.")] = None,
     since: Annotated[datetime | None, Query(description="Predictions from this time on (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Predictions before this time (ISO 8601).")] = None,
 ) -> PerformanceResponse:
     """Live accuracy per model version, from the recorded predictions and their latest labels."""
-    versions = await run_in_threadpool(ledger.performance, model_version, route, since, until)
+    with answered_503_when_unreachable():
+        versions = await run_in_threadpool(ledger.performance, model_version, route, since, until)
     return PerformanceResponse.model_validate({"versions": versions})

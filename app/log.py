@@ -66,6 +66,8 @@ def setup_logging(settings: Settings) -> None:
         named = logging.getLogger(name)
         named.handlers = []
         named.propagate = True
+    # alembic names each of its plugins at INFO as every worker migrates the ledger at start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # The request middleware writes one access line per request, with the request id;
     # uvicorn's own access line would be a duplicate without it.
     access = logging.getLogger("uvicorn.access")

@@ -7,14 +7,18 @@ away before its request was read as nginx's 499, for the access line alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from app.errors import UNPROCESSABLE, ApiError, error_response
-from app.request_state import access_log_fields
+from app.api.inputs import unsupported_media_type
+from app.errors import JSON_MEDIA_TYPE, UNPROCESSABLE, ApiError, error_response
+from app.request_state import access_log_fields, header
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
 
 # nginx's code for "client closed the request": logged, never seen by a client.
@@ -35,16 +39,30 @@ async def _http_exception(request: Request, error: Exception) -> Response:
 
 async def _request_validation(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    details = [
-        {
-            "loc": list(problem["loc"]),
-            "msg": problem["msg"],
-            "type": problem["type"],
-            "input": echo(problem.get("input")),
-        }
-        for problem in error.errors()[:MAX_LISTED_ERRORS]
-    ]
+    problems = error.errors()
+    if len(problems) == 1 and _not_json(problems[0]):  # what /predict answers such a body: a 415
+        content_type = header(request.scope, b"content-type")
+        return error_response(unsupported_media_type(content_type, JSON_MEDIA_TYPE), request.scope)
+    details = [_detail(problem) for problem in problems[:MAX_LISTED_ERRORS]]
     return error_response(ApiError(UNPROCESSABLE, details), request.scope)
+
+
+def _not_json(problem: Mapping[str, Any]) -> bool:
+    """A body model given the raw bytes of a body not sent as JSON (FastAPI parses only JSON)."""
+    return tuple(problem["loc"]) == ("body",) and isinstance(problem.get("input"), bytes)
+
+
+def _detail(problem: Mapping[str, Any]) -> dict[str, Any]:
+    if problem["type"] == "json_invalid":  # worded as /predict words it, at the character FastAPI found
+        at = problem["loc"][-1]
+        reason = problem.get("ctx", {}).get("error", "")
+        return {"loc": ["body"], "msg": f"body is not valid JSON: {reason} at character {at}", "type": "json_invalid"}
+    return {
+        "loc": list(problem["loc"]),
+        "msg": problem["msg"],
+        "type": problem["type"],
+        "input": echo(problem.get("input")),
+    }
 
 
 async def _client_disconnect(request: Request, _: Exception) -> Response:

@@ -186,3 +186,20 @@ def test_with_the_database_unreachable_the_ledgers_routes_answer_503(tmp_path: P
             [detail] = response.json()["detail"]
             assert detail["type"] == "ledger_unavailable"
             assert "cannot be reached" in detail["msg"]
+
+
+def test_a_feedback_body_that_is_not_json_is_answered_as_predict_answers_one(served: TestClient) -> None:
+    def post(body: bytes, content_type: str) -> Any:
+        return served.post(f"{API}/feedback", content=body, headers={**bearer(), "Content-Type": content_type})
+
+    cut = post(b'{"labels": [', "application/json")
+    assert cut.status_code == 422
+    assert cut.json()["detail"] == [
+        {"loc": ["body"], "msg": "body is not valid JSON: Expecting value at character 12", "type": "json_invalid"}
+    ]
+    text = post(b"request_id,row,label", "text/plain")
+    assert text.status_code == 415
+    assert text.json()["detail"][0]["msg"] == "send the body as application/json"
+    not_an_object = post(b"[1, 2]", "application/json")  # JSON, of the wrong shape: a 422 naming it
+    assert not_an_object.status_code == 422
+    assert not_an_object.json()["detail"][0]["loc"] == ["body"]

@@ -47,7 +47,7 @@ def _store() -> Store:
     except OSError as error:
         raise CommandError(f"cannot make the ledger's directory {error.filename}: {error.strerror}") from None
     except LedgerUnavailableError as error:
-        raise CommandError(str(error)) from None
+        raise CommandError(f"cannot reach the ledger's database: {error.reason}") from None
     return store
 
 

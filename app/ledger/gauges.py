@@ -20,6 +20,8 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.ledger.ledger import LedgerUnavailableError
+
 logger = logging.getLogger(__name__)
 
 # Prometheus scrapes every 15 s or so; accuracy moves with labels, slowly: one query per worker
@@ -81,6 +83,9 @@ class PerformanceCollector(Collector):
         started = self._clock()
         try:
             versions = self._performance()
+        except LedgerUnavailableError as error:  # expected while the database is down: no traceback
+            logger.warning("ledger: live performance not read for /metrics: %s", error.reason)
+            versions = None
         except Exception:
             logger.warning("ledger: live performance not read for /metrics", exc_info=True)
             versions = None

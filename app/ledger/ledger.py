@@ -31,18 +31,26 @@ logger = logging.getLogger(__name__)
 
 
 class LedgerUnavailableError(Exception):
-    """The ledger's database cannot be reached (down, or refusing connections): try again later."""
+    """The ledger's database cannot be reached (down, or refusing connections): try again later.
+
+    Its message is for anyone; ``reason``, the driver's words (host, port, user, database), is
+    for the operator: the log and the ledger's commands.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the prediction ledger's database cannot be reached; try again later")
+        self.reason = reason
 
 
 @contextmanager
 def database_reached() -> Iterator[None]:
-    """``LedgerUnavailableError`` for the database's connection failing in the block, with its reason on one line."""
+    """``LedgerUnavailableError`` for the database's connection failing in the block, its reason on one line."""
     try:
         yield
     except OperationalError as error:
         # psycopg adds hints on the lines after the first.
         reason = str(error.orig or error).splitlines()[0]
-        raise LedgerUnavailableError(f"the prediction ledger's database cannot be reached: {reason}") from error
+        raise LedgerUnavailableError(reason) from error
 
 
 class Ledger:

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES = 16 * 1024 * 1024
 HOUSEKEEPING_SECONDS = 10.0  # orphans, file rotation, partitions ahead and retention, at most this often
 RETRY_SECONDS = 1.0
+FAILURE_LOG_SECONDS = 60.0
 
 
 @dataclass
@@ -104,15 +105,27 @@ class Writer:
 
     def _run(self) -> None:
         backlog = False  # passes have been writing more than a chunk per file
+        failing_since: float | None = None  # when the writes began to fail, while they do
+        warned = 0.0
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
             except Exception as error:  # the database is down or refused: keep the spool, try again
-                logger.warning("ledger: writing the spool into the database failed, retrying: %s", error)
+                now = time.monotonic()
+                # Retried every second, said once a minute: an outage is not a flood of lines.
+                if failing_since is None or now - warned >= FAILURE_LOG_SECONDS:
+                    logger.warning("ledger: writing the spool into the database failed, retrying: %s", error)
+                    warned = now
+                if failing_since is None:
+                    failing_since = now
                 self.metrics.write_errors.inc()
                 self._publish(lag_since=self._oldest_unwritten())
                 self._stop.wait(RETRY_SECONDS)
                 continue
+            if failing_since is not None:
+                failed_for = time.monotonic() - failing_since
+                logger.warning("ledger: the database takes the spool again, after %.0f s", failed_for)
+                failing_since = None
             if busy:
                 backlog = True
             elif backlog:  # written: what it took in decoding goes back to the system (app.memory)

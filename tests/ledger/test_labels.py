@@ -180,5 +180,5 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result = run_ledger_command(unreachable, tmp_path / "data", "migrate")
 
     assert result.returncode == 2
-    assert result.stderr.startswith("python -m app.ledger: error: the prediction ledger's database cannot be reached")
+    assert result.stderr.startswith("python -m app.ledger: error: cannot reach the ledger's database: connection")
     assert len(result.stderr.splitlines()) == 1

@@ -185,7 +185,8 @@ def test_with_the_database_unreachable_the_ledgers_routes_answer_503(tmp_path: P
             assert response.status_code == 503
             [detail] = response.json()["detail"]
             assert detail["type"] == "ledger_unavailable"
-            assert "cannot be reached" in detail["msg"]
+            # Where the database is stays in the log: the answer names no host, port or user.
+            assert detail["msg"] == "the prediction ledger's database cannot be reached; try again later"
 
 
 def test_a_feedback_body_that_is_not_json_is_answered_as_predict_answers_one(served: TestClient) -> None:

@@ -81,7 +81,7 @@ def test_a_killed_worker_loses_nothing_it_answered(
 
 
 def test_the_spool_holds_predictions_while_the_database_is_down(
-    own_postgres: RunningPostgres, open_ledger: OpenLedger, tmp_path: Path
+    own_postgres: RunningPostgres, open_ledger: OpenLedger, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger = open_ledger(new_database(own_postgres))
     ledger.record(answered("before", [1, 2]))
@@ -93,11 +93,15 @@ def test_the_spool_holds_predictions_while_the_database_is_down(
     assert ledger.spool.backlog > 0
     # The writer tries, fails, and publishes what waits at each attempt.
     assert eventually(lambda: metric(ledger, "car_evaluation_ledger_spool_bytes") == ledger.spool.backlog)
-    assert metric(ledger, "car_evaluation_ledger_write_errors_total") >= 1
+    assert eventually(lambda: metric(ledger, "car_evaluation_ledger_write_errors_total") >= 3)  # three tries
     assert metric(ledger, "car_evaluation_ledger_write_lag_seconds") > 0
 
     own_postgres.start()
     assert ledger.drain(30)
+    # The outage in the log: its start and its end, not a line per try.
+    said = [record.getMessage() for record in caplog.records if record.name == "app.ledger.writer"]
+    assert len([line for line in said if "writing the spool into the database failed" in line]) == 1, said
+    assert len([line for line in said if "the database takes the spool again" in line]) == 1, said
     frame = exported(ledger, tmp_path / "all.parquet")
     assert len(frame) == 2 + 50 * 10
     assert not frame.duplicated(["request_id", "row"]).any()

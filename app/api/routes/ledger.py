@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from loguru import logger
 
 from app.api.deps import settings_of
 from app.api.routing import RouterWithHead
@@ -70,6 +71,7 @@ def answered_503_when_unreachable() -> Iterator[None]:
     try:
         yield
     except LedgerUnavailableError as error:
+        logger.warning("ledger: {}: {}", error, error.reason)  # where the database is, for the operator only
         raise ApiError.single(503, [], str(error), "ledger_unavailable") from error
 
 

@@ -9,12 +9,12 @@ the start command prints instead of pydantic's traceback.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, computed_field
 from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
 
-from app.ledger.settings import LedgerSettings, any_case
+from app.ledger.settings import LedgerSettings, Unshown, any_case
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 
@@ -74,17 +74,23 @@ class InvalidSettingsError(ValueError):
     """Settings from the environment (or ``.env``) that do not validate, described on one line."""
 
 
-# Settings whose values may hold a password: a refusal names them without their value.
-UNSHOWN = frozenset({"LEDGER_URL", "DATABASE_URL", "FEEDBACK_TOKEN"})
+def _unshown(kind: type[LedgerSettings], name: object) -> bool:
+    """A secret setting, or one marked ``Unshown``: its value may hold a password."""
+    field = kind.model_fields.get(str(name))
+    if field is None:
+        return False
+    return SecretStr in (field.annotation, *get_args(field.annotation)) or any(
+        isinstance(marker, Unshown) for marker in field.metadata
+    )
 
 
-def _describe(error: ValidationError) -> str:
-    """Each setting refused, with the value given and what pydantic says it allows, on one line."""
+def _describe(error: ValidationError, kind: type[LedgerSettings]) -> str:
+    """Each setting refused, with the value given (unless it may be secret) and what it allows, on one line."""
     problems = []
     for problem in error.errors(include_url=False):
         name, *inner = problem["loc"]
         where = f"{name}[{inner[0]}]" if inner else str(name)
-        given = "(value not shown)" if name in UNSHOWN else repr(problem["input"])
+        given = "(value not shown)" if _unshown(kind, name) else repr(problem["input"])
         message = problem["msg"]
         problems.append(f"{where}={given}: {message[:1].lower()}{message[1:]}")
     return f"invalid setting {'; '.join(problems)}"
@@ -98,6 +104,6 @@ def load_settings(kind: type[SettingsKind]) -> SettingsKind:
     try:
         return kind()
     except ValidationError as error:
-        raise InvalidSettingsError(_describe(error)) from None
+        raise InvalidSettingsError(_describe(error, kind)) from None
     except SettingsError as error:  # a value pydantic-settings could not even decode
         raise InvalidSettingsError(f"invalid setting: {error}") from None

@@ -53,7 +53,7 @@ def _not_json(problem: Mapping[str, Any]) -> bool:
 
 
 def _detail(problem: Mapping[str, Any]) -> dict[str, Any]:
-    if problem["type"] == "json_invalid":  # worded as /predict words it, at the character FastAPI found
+    if problem["type"] == "json_invalid" and problem["loc"][0] == "body":  # /predict's words, then the parser's
         at = problem["loc"][-1]
         reason = problem.get("ctx", {}).get("error", "")
         return {"loc": ["body"], "msg": f"body is not valid JSON: {reason} at character {at}", "type": "json_invalid"}

@@ -70,17 +70,44 @@ def test_every_setting_that_does_not_validate_is_named_at_once(monkeypatch: pyte
     assert "BACKEND_CORS_ORIGINS[1]='not a url'" in str(refused.value)
 
 
-@pytest.mark.parametrize("url", ["postgresq://ledger:s3cret@db/ledger", "mysql://ledger:s3cret@db/ledger", "not a url"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresq://ledger:s3cret@db/ledger",
+        "mysql://ledger:s3cret@db/ledger",
+        "postgresql://ledger:pa@ss:s3cret@db/ledger",  # an @ in the password: SQLAlchemy reads a port of it
+        "not a url",
+    ],
+)
 def test_a_ledger_url_that_names_no_database_the_ledger_knows_is_refused_without_its_value(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEDGER_URL", url)
     with pytest.raises(InvalidSettingsError) as refused:
         load_settings(Settings)
-    assert "LEDGER_URL=(value not shown): value error, must be off, a postgresql:// URL or a sqlite:/// URL" in str(
-        refused.value
-    )
+    message = str(refused.value)
+    assert "LEDGER_URL=(value not shown): value error, must be off, a postgresql:// (or postgres://) URL" in message
+    assert "s3cret" not in message
+
+
+def test_database_url_is_checked_only_when_the_ledger_would_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # DATABASE_URL may be another component's: with LEDGER_URL set, the ledger never reads it.
+    monkeypatch.setenv("DATABASE_URL", "mysql://app:s3cret@db/app")
+    monkeypatch.setenv("LEDGER_URL", "off")
+    assert load_settings(Settings).database_url() is None
+    monkeypatch.delenv("LEDGER_URL")
+    with pytest.raises(InvalidSettingsError) as refused:
+        load_settings(Settings)
+    assert "DATABASE_URL=(value not shown)" in str(refused.value)
+    assert "the ledger uses DATABASE_URL while LEDGER_URL is unset" in str(refused.value)
     assert "s3cret" not in str(refused.value)
+
+
+def test_an_sqlite_uri_filename_makes_no_directory_of_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(_env_file=None, LEDGER_URL="sqlite+pysqlite:///file:ledger.db?uri=true", LEDGER_DATA_DIR="data")
+    settings.make_directories()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
 
 
 def test_a_ledger_directory_that_cannot_be_made_is_one_line_before_the_model_loads(tmp_path: Path) -> None:

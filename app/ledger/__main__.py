@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from app.config import InvalidSettingsError, load_settings
 from app.ledger.export import export
-from app.ledger.labels import LABEL_FIELDS, check_labels
+from app.ledger.labels import LABEL_FIELDS, MAX_ROW, check_labels
 from app.ledger.ledger import LedgerUnavailableError, database_reached
 from app.ledger.schema import migrate
 from app.ledger.settings import LedgerSettings
@@ -55,23 +55,30 @@ def _label_table(path: Path) -> pa.Table:
     """The file's request_id, row and label columns; a CSV's read as text, so that each label gets its own error."""
     try:
         if path.suffix == ".parquet":
-            table = pq.read_table(path)
-        else:
-            convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(LABEL_FIELDS, pa.string()))
-            table = pa_csv.read_csv(path, convert_options=convert)
+            parquet = pq.ParquetFile(path)
+            _check_columns(path, parquet.schema_arrow.names)
+            return parquet.read(columns=list(LABEL_FIELDS))
+        convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(LABEL_FIELDS, pa.string()))
+        table = pa_csv.read_csv(path, convert_options=convert)
     except (OSError, pa.ArrowInvalid) as error:
         raise CommandError(f"cannot read {path}: {error}") from None
-    missing = [name for name in LABEL_FIELDS if name not in table.column_names]
-    if missing:
-        raise CommandError(
-            f"{path} has no column {', '.join(missing)}: a labels file has the columns {','.join(LABEL_FIELDS)}"
-        )
+    _check_columns(path, table.column_names)
     return table.select(list(LABEL_FIELDS))
 
 
+def _check_columns(path: Path, names: list[str]) -> None:
+    missing = [name for name in LABEL_FIELDS if name not in names]
+    if missing:
+        columns = ",".join(LABEL_FIELDS)
+        raise CommandError(f"{path} has no column {', '.join(missing)}: a labels file has the columns {columns}")
+
+
 def _whole_number(text: str | None) -> int | str | None:
-    """A CSV's row as a number when it is one; otherwise as written, for its label's error to show."""
-    return int(text) if text is not None and text.isascii() and text.isdecimal() else text
+    """A CSV's row as a number when it is one (spaces around it allowed); otherwise as written, for its error."""
+    digits = None if text is None else text.strip()
+    if digits is None or not (digits.isascii() and digits.isdecimal()) or len(digits) > len(str(MAX_ROW)):
+        return text
+    return int(digits)
 
 
 def _labels(path: Path) -> int:
@@ -90,7 +97,8 @@ def _labels(path: Path) -> int:
         print(f"0 labels loaded: {path} holds none")
         return 0
     store = _store()
-    store.add_labels(valid)
+    with database_reached():
+        store.add_labels(valid)
     store.close()
     print(f"{len(valid)} labels loaded")
     return 0
@@ -102,7 +110,8 @@ def _export(out: Path, since: datetime | None, until: datetime | None) -> None:
     if not out.parent.is_dir():
         raise CommandError(f"cannot write {out}: no directory {out.parent}")
     store = _store()
-    count = export(store, out, since=since, until=until)
+    with database_reached():
+        count = export(store, out, since=since, until=until)
     store.close()
     print(f"{count} predictions written to {out}")
 
@@ -125,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _export(arguments.out, arguments.since, arguments.until)
         else:
             _store().close()
+    except LedgerUnavailableError as error:  # the database went away after the command reached it
+        print(f"{PROG}: error: cannot reach the ledger's database: {error.reason}", file=sys.stderr)
+        return USAGE_ERROR
     except CommandError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 OFF = "off"
 # The URL schemes of the databases the ledger has a store for (Heroku's DATABASE_URL says postgres://).
-SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg", "sqlite"})
+SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg", "sqlite", "sqlite+pysqlite"})
+
+
+@dataclass(frozen=True)
+class Unshown:
+    """Marks a setting whose value a refusal never repeats: it may hold a password."""
 
 
 def any_case(names: Any) -> BeforeValidator:
@@ -30,18 +34,29 @@ WhenFull = Literal["count", "refuse"]
 
 def ledger_url(value: str | None) -> str | None:
     """``off`` (any case), or a URL of a database the ledger has a store for."""
+    # Imported here: the server's protocol reads the settings, and needs no SQLAlchemy for it.
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
     if value is None or value.casefold() == OFF:
         return None if value is None else OFF
     try:
         scheme = make_url(value).drivername
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # not a URL; a port that is not a number
         scheme = None
     if scheme not in SCHEMES:
-        raise ValueError("must be off, a postgresql:// URL or a sqlite:/// URL")
+        raise ValueError("must be off, a postgresql:// (or postgres://) URL or a sqlite:/// URL")
     return value
 
 
-DatabaseUrl = Annotated[str | None, AfterValidator(ledger_url)]
+def heroku_url(value: str | None, info: ValidationInfo) -> str | None:
+    """``DATABASE_URL``, checked only when the ledger would use it: ``LEDGER_URL`` unset."""
+    if info.data.get("LEDGER_URL") is not None:
+        return value
+    try:
+        return ledger_url(value)
+    except ValueError as error:
+        raise ValueError(f"{error}: the ledger uses DATABASE_URL while LEDGER_URL is unset") from None
 
 
 class LedgerSettings(BaseSettings):
@@ -49,8 +64,9 @@ class LedgerSettings(BaseSettings):
 
     # Where predictions go: "off", a postgresql:// URL, or a sqlite:/// URL. Unset: Heroku's
     # DATABASE_URL if there is one, else SQLite in LEDGER_DATA_DIR.
-    LEDGER_URL: DatabaseUrl = None
-    DATABASE_URL: DatabaseUrl = None
+    LEDGER_URL: Annotated[str | None, AfterValidator(ledger_url), Unshown()] = None
+    # Another component's database on some platforms: refused only when the ledger would use it.
+    DATABASE_URL: Annotated[str | None, AfterValidator(heroku_url), Unshown()] = None
     LEDGER_DATA_DIR: Path = Path("data")
     # The write-ahead spool: one file per worker process, in LEDGER_DATA_DIR/spool by default.
     LEDGER_SPOOL_DIR: Path | None = None
@@ -85,8 +101,11 @@ class LedgerSettings(BaseSettings):
         if url is None:
             return
         directories = [self.LEDGER_DATA_DIR, self.spool_dir()]
+        from sqlalchemy.engine import make_url  # noqa: PLC0415 (as in ledger_url)
+
         parsed = make_url(url)
-        if parsed.drivername == "sqlite" and parsed.database:
+        # An SQLite URI filename (file:...?uri=true) is SQLite's to read, not a path.
+        if parsed.get_backend_name() == "sqlite" and parsed.database and "uri" not in parsed.query:
             directories.append(Path(parsed.database).parent)
         for directory in directories:
             directory.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 FEEDBACK_EXAMPLE: dict[str, Any] = {
     "labels": [{"request_id": "f2a82dc9fb2f8d0a0e0d623cde1ae036", "row": 0, "label": "acc"}]
@@ -13,6 +13,8 @@ FEEDBACK_EXAMPLE: dict[str, Any] = {
 
 class FeedbackRequest(BaseModel):
     """True labels of predictions, by the request id their answer carried and the row's position in it."""
+
+    model_config = ConfigDict(extra="forbid")  # as /predict's body and each label have no other field
 
     labels: list[dict[str, Any]] = Field(
         min_length=1,

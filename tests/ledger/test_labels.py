@@ -151,7 +151,7 @@ def test_a_labels_file_the_command_cannot_use_is_one_line(tmp_path: Path, conten
 def test_each_line_of_a_csv_is_checked_on_its_own(tmp_path: Path) -> None:
     # A row that is not a number must not turn the whole column to text and hide the other errors.
     path = tmp_path / "labels.csv"
-    path.write_text("request_id,row,label\nreq-a,0,excellent\nreq-a,x,acc\nreq-b,1,vgood\n", encoding="utf-8")
+    path.write_text("request_id,row,label\nreq-a,0,excellent\nreq-a,x,acc\nreq-b, 1 ,vgood\n", encoding="utf-8")
 
     result = run_ledger_command(None, tmp_path / "data", "labels", str(path))
 

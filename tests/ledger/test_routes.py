@@ -189,7 +189,7 @@ def test_with_the_database_unreachable_the_ledgers_routes_answer_503(tmp_path: P
             assert detail["msg"] == "the prediction ledger's database cannot be reached; try again later"
 
 
-def test_a_feedback_body_that_is_not_json_is_answered_as_predict_answers_one(served: TestClient) -> None:
+def test_a_feedback_body_that_is_not_json_is_refused_with_predicts_words(served: TestClient) -> None:
     def post(body: bytes, content_type: str) -> Any:
         return served.post(f"{API}/feedback", content=body, headers={**bearer(), "Content-Type": content_type})
 
@@ -204,3 +204,6 @@ def test_a_feedback_body_that_is_not_json_is_answered_as_predict_answers_one(ser
     not_an_object = post(b"[1, 2]", "application/json")  # JSON, of the wrong shape: a 422 naming it
     assert not_an_object.status_code == 422
     assert not_an_object.json()["detail"][0]["loc"] == ["body"]
+    another_field = post(b'{"labels": [{"request_id": "a", "row": 0, "label": "acc"}], "x": 1}', "application/json")
+    assert another_field.status_code == 422
+    assert another_field.json()["detail"][0]["loc"] == ["body", "x"]

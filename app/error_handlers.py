@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from app.api.inputs import unsupported_media_type
+from app.api.inputs import invalid_json, unsupported_media_type
 from app.errors import JSON_MEDIA_TYPE, UNPROCESSABLE, ApiError, error_response
 from app.request_state import access_log_fields, header
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
@@ -43,6 +43,10 @@ async def _request_validation(request: Request, error: Exception) -> Response:
     if len(problems) == 1 and _not_json(problems[0]):  # what /predict answers such a body: a 415
         content_type = header(request.scope, b"content-type")
         return error_response(unsupported_media_type(content_type, JSON_MEDIA_TYPE), request.scope)
+    if len(problems) == 1 and problems[0]["type"] == "json_invalid" and problems[0]["loc"][0] == "body":
+        # /predict's 422, with the parser's reason and where it stopped.
+        reason = problems[0].get("ctx", {}).get("error", "")
+        return error_response(invalid_json(f"{reason} at character {problems[0]['loc'][-1]}"), request.scope)
     details = [_detail(problem) for problem in problems[:MAX_LISTED_ERRORS]]
     return error_response(ApiError(UNPROCESSABLE, details), request.scope)
 
@@ -53,10 +57,6 @@ def _not_json(problem: Mapping[str, Any]) -> bool:
 
 
 def _detail(problem: Mapping[str, Any]) -> dict[str, Any]:
-    if problem["type"] == "json_invalid" and problem["loc"][0] == "body":  # /predict's words, then the parser's
-        at = problem["loc"][-1]
-        reason = problem.get("ctx", {}).get("error", "")
-        return {"loc": ["body"], "msg": f"body is not valid JSON: {reason} at character {at}", "type": "json_invalid"}
     return {
         "loc": list(problem["loc"]),
         "msg": problem["msg"],

@@ -47,12 +47,17 @@ def _is_json(content_type: str | None) -> bool:
     return media_type == JSON_MEDIA_TYPE or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
+def invalid_json(reason: str) -> ApiError:
+    """The 422 of a body that is not JSON: ``reason`` is the parser's."""
+    return ApiError.single(422, ["body"], f"body is not valid JSON: {reason}", "json_invalid")
+
+
 def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
     """The ``inputs`` list of the body, or an ApiError naming what is wrong with it."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise ApiError.single(422, ["body"], f"body is not valid JSON: {error}", "json_invalid") from None
+        raise invalid_json(str(error)) from None
     if not isinstance(payload, dict):
         raise ApiError.single(422, ["body"], 'body must be a JSON object: {"inputs": [...]}', "body_not_object")
     unknown = sorted(set(payload) - {"inputs"})

@@ -38,6 +38,7 @@ import click
 from uvicorn.main import main as uvicorn_command
 
 from app.config import InvalidSettingsError, Settings, load_settings
+from app.ledger.settings import LedgerDirectoryError
 from app.log import setup_logging
 from app.metrics.files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 
@@ -124,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     try:  # here, where a failure is one line, not in each worker's start
         settings.make_directories()
-    except OSError as error:
-        print(f"{PROG}: error: cannot make the ledger's directory {error.filename}: {error.strerror}", file=sys.stderr)
+    except LedgerDirectoryError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return STARTUP_FAILURE
     arguments = [*default_arguments(settings), *(sys.argv[1:] if argv is None else argv)]
     if (problem := address_in_use(arguments)) is not None:

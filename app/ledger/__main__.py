@@ -17,7 +17,7 @@ from app.ledger.export import export
 from app.ledger.labels import LABEL_FIELDS, MAX_ROW, check_labels
 from app.ledger.ledger import LedgerUnavailableError, database_reached
 from app.ledger.schema import migrate
-from app.ledger.settings import LedgerSettings
+from app.ledger.settings import LedgerDirectoryError, LedgerSettings
 from app.ledger.store import Store, open_store
 
 MAX_SHOWN_ERRORS = 20
@@ -41,13 +41,11 @@ def _store() -> Store:
         raise CommandError("the ledger is off (LEDGER_URL=off)")
     try:
         settings.make_directories()
-        store = open_store(url)
-        with database_reached():
-            migrate(store.engine)
-    except OSError as error:
-        raise CommandError(f"cannot make the ledger's directory {error.filename}: {error.strerror}") from None
-    except LedgerUnavailableError as error:
-        raise CommandError(f"cannot reach the ledger's database: {error.reason}") from None
+    except LedgerDirectoryError as error:
+        raise CommandError(str(error)) from None
+    store = open_store(url)
+    with database_reached():  # unreachable: said by main, as when the database goes away later
+        migrate(store.engine)
     return store
 
 
@@ -134,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _export(arguments.out, arguments.since, arguments.until)
         else:
             _store().close()
-    except LedgerUnavailableError as error:  # the database went away after the command reached it
+    except LedgerUnavailableError as error:
         print(f"{PROG}: error: cannot reach the ledger's database: {error.reason}", file=sys.stderr)
         return USAGE_ERROR
     except CommandError as error:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 OFF = "off"
 # The URL schemes of the databases the ledger has a store for (Heroku's DATABASE_URL says postgres://).
 SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg", "sqlite", "sqlite+pysqlite"})
+
+
+class LedgerDirectoryError(Exception):
+    """A directory the ledger writes in cannot be made: the message names it and says why."""
 
 
 @dataclass(frozen=True)
@@ -32,19 +39,24 @@ def any_case(names: Any) -> BeforeValidator:
 WhenFull = Literal["count", "refuse"]
 
 
-def ledger_url(value: str | None) -> str | None:
-    """``off`` (any case), or a URL of a database the ledger has a store for."""
+def _read_url(url: str) -> URL | None:
+    """SQLAlchemy's reading of ``url``, None when it is not one it can read (a port that is no number, say)."""
     # Imported here: the server's protocol reads the settings, and needs no SQLAlchemy for it.
     from sqlalchemy.engine import make_url  # noqa: PLC0415
     from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
 
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+
+
+def ledger_url(value: str | None) -> str | None:
+    """``off`` (any case), or a URL of a database the ledger has a store for."""
     if value is None or value.casefold() == OFF:
         return None if value is None else OFF
-    try:
-        scheme = make_url(value).drivername
-    except (ArgumentError, ValueError):  # not a URL; a port that is not a number
-        scheme = None
-    if scheme not in SCHEMES:
+    read = _read_url(value)
+    if read is None or read.drivername not in SCHEMES:
         raise ValueError("must be off, a postgresql:// (or postgres://) URL or a sqlite:/// URL")
     return value
 
@@ -96,16 +108,22 @@ class LedgerSettings(BaseSettings):
         return self.LEDGER_SPOOL_DIR or self.LEDGER_DATA_DIR / "spool"
 
     def make_directories(self) -> None:
-        """Make the directories the ledger writes in: its data's, its spool's, an SQLite file's (``OSError`` if not)."""
+        """Make the directories the ledger writes in: its data's, its spool's, an SQLite file's.
+
+        ``LedgerDirectoryError`` when one cannot be made.
+        """
         url = self.database_url()
         if url is None:
             return
         directories = [self.LEDGER_DATA_DIR, self.spool_dir()]
-        from sqlalchemy.engine import make_url  # noqa: PLC0415 (as in ledger_url)
-
-        parsed = make_url(url)
+        read = _read_url(url)
         # An SQLite URI filename (file:...?uri=true) is SQLite's to read, not a path.
-        if parsed.get_backend_name() == "sqlite" and parsed.database and "uri" not in parsed.query:
-            directories.append(Path(parsed.database).parent)
-        for directory in directories:
-            directory.mkdir(parents=True, exist_ok=True)
+        if read is not None and read.get_backend_name() == "sqlite" and read.database and "uri" not in read.query:
+            directories.append(Path(read.database).parent)
+        try:
+            for directory in directories:
+                directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LedgerDirectoryError(
+                f"cannot make the ledger's directory {error.filename}: {error.strerror}"
+            ) from error

@@ -25,7 +25,7 @@ import string
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -213,10 +213,11 @@ class Domain:
         width = len(self.feature_names)
         try:
             # A row with as many keys as there are features, all of them present, has no extra.
-            if not rows or not all(map(width.__eq__, map(len, rows))):
+            if not rows or countOf(map(len, rows), width) != len(rows):
                 return None
-            keys = zip(*(map(itemgetter(name), rows) for name in self.feature_names), strict=True)
-            return self._lookup(keys)
+            # A row's values in feature order, its key in the table; with one feature, itemgetter
+            # gives the value itself, not found there: such rows are checked value by value.
+            return self._lookup(map(itemgetter(*self.feature_names), rows))
         except (KeyError, TypeError):  # a missing field, a row that is not a dict
             return None
 

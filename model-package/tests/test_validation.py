@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from car_evaluation_model import InvalidRowsError, RowError
-from car_evaluation_model.config.core import config
-from car_evaluation_model.domain import CarInput, domain_of
+from car_evaluation_model.config.core import FeatureSpec, config
+from car_evaluation_model.domain import CarInput, Domain, FeatureValues, domain_of
 from car_evaluation_model.processing.validation import MAX_ECHOED_CHARS, MAX_LISTED_ERRORS, Columns
 
 BUYING = ["low", "med", "high", "vhigh"]
@@ -40,6 +40,17 @@ def test_every_car_is_located_at_its_own_position() -> None:
     assert len(grid) == DOMAIN.size == 1728
     assert DOMAIN.locate(grid) == list(range(1728))
     assert DOMAIN.locate(Columns({str(name): grid[name].tolist() for name in grid})) == list(range(1728))
+
+
+@pytest.mark.parametrize("features", [config.model.features[2:3], config.model.features[2:4]])  # doors; doors, persons
+def test_a_domain_of_one_or_two_features_locates_its_rows_by_every_spelling(features: tuple[FeatureSpec, ...]) -> None:
+    small = Domain(tuple(map(FeatureValues.from_spec, features)))
+    grid: list[dict[str, str]] = small.frame().to_dict(orient="records")  # type: ignore[assignment]
+    assert small.locate(grid) == list(range(small.size))
+    spelled = [{name: int(value) if value.isdecimal() else value for name, value in row.items()} for row in grid]
+    assert small.locate(spelled) == list(range(small.size))
+    with pytest.raises(InvalidRowsError):
+        small.locate([{**grid[0], "extra": 1}])
 
 
 @pytest.mark.parametrize("value", ["cheap", "VHIGH ", "Low", 3, 2.0, True, ["low"]])

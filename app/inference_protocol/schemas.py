@@ -7,14 +7,27 @@ tensor data extension sends it after the JSON instead (``parameters.binary_data_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from car_evaluation_model.config.core import config
 
 # The spec allows string, number and boolean values; MLServer's clients also send objects (headers).
 Parameters = dict[str, Any]
+
+# The prediction ledger records a request's id with its rows: a bounded text that every database
+# stores as sent (PostgreSQL's text holds no NUL).
+MAX_INFERENCE_ID_CHARS = 256
+
+
+def _recordable(inference_id: str) -> str:
+    if len(inference_id) > MAX_INFERENCE_ID_CHARS or not inference_id.isprintable():
+        raise ValueError(f"must be at most {MAX_INFERENCE_ID_CHARS} printable characters, no control characters")
+    return inference_id
+
+
+InferenceId = Annotated[str, AfterValidator(_recordable)]
 
 TENSOR_DATA_DESCRIPTION = (
     "The tensor's elements in row-major order, flat or nested like the shape. Absent when the tensor "
@@ -95,7 +108,7 @@ class InferenceRequest(BaseModel):
         },
     )
 
-    id: str | None = None
+    id: InferenceId | None = None
     parameters: Parameters | None = None
     inputs: list[RequestInput]
     outputs: list[RequestOutput] | None = Field(default=None, description="The outputs wanted; none means all.")

@@ -127,6 +127,14 @@ CASES: dict[str, tuple[tuple[bytes, str | None], list[str]]] = {
         spoiled(lambda body: tensor(body, "doors").update(parameters={"content_type": "pd_json"})),
         ["input 'doors', row 1: '5more' is not valid JSON (pd_json)"],
     ),
+    "id with a NUL": (
+        spoiled(lambda body: body.update(id="a\u0000b")),
+        ["id: Value error, must be at most 256 printable characters, no control characters"],
+    ),
+    "id too long for the ledger": (
+        spoiled(lambda body: body.update(id="€" * 257)),
+        ["id: Value error, must be at most 256 printable characters"],
+    ),
     "unknown output": (
         spoiled(lambda body: body.update(outputs=[{"name": "probabilities"}])),
         ["unknown output 'probabilities'; the outputs are predict, predict_proba"],

@@ -42,6 +42,7 @@ from app.metrics.model import ModelFacts
 from app.metrics.predictions import PredictionMetrics
 from app.metrics.registry import new_registry, worker_exited
 from app.middleware import RequestContextMiddleware
+from app.schemas.ledger import FeedbackRequest
 from app.schemas.predict import PredictRequest, PredictResponse
 from app.web.routes import STATIC_URL, root_router, static_files
 from car_evaluation_model import ModelArtifactError, warm_up
@@ -141,13 +142,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_URL, static_files, name="static")
 
     def openapi() -> dict[str, Any]:
-        # The direct routes read their bodies themselves (app/api/inputs.py, routes/v2.py);
+        # The direct routes and /feedback read their bodies themselves (app/api/inputs.py, routes/v2.py);
         # their request bodies' schemas are published here. So is /predict's answer: FastAPI
         # leaves every null out of the document, and its example's "errors" is null.
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (PredictRequest, PredictResponse, InferenceRequest):
+            for model in (PredictRequest, PredictResponse, InferenceRequest, FeedbackRequest):
                 request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(request_schema.pop("$defs", {}))
                 components[model.__name__] = request_schema

@@ -19,15 +19,21 @@ from app.config import Settings
 from app.errors import JSON_MEDIA_TYPE, ApiError
 from app.request_state import header
 from app.schemas.errors import ErrorResponse
+from app.schemas.predict import PredictRequest
 from car_evaluation_model.processing.validation import echo
 
-# What the OpenAPI schema says of a route that takes the rows (PredictRequest).
-REQUEST_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """What the OpenAPI schema says of a route that reads a JSON body of ``model`` itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
     }
-}
+
+
+REQUEST_BODY = json_body(PredictRequest)  # the routes that take the rows
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body cannot be decoded (bad gzip or deflate data)."},
     413: {"model": ErrorResponse, "description": "The body, sent or decoded, is larger than the limit."},
@@ -52,12 +58,8 @@ def invalid_json(reason: str) -> ApiError:
     return ApiError.single(422, ["body"], f"body is not valid JSON: {reason}", "json_invalid")
 
 
-def _parse_inputs(body: bytes, max_rows: int) -> list[Any]:
+def _parse_inputs(payload: Any, max_rows: int) -> list[Any]:
     """The ``inputs`` list of the body, or an ApiError naming what is wrong with it."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise invalid_json(str(error)) from None
     if not isinstance(payload, dict):
         raise ApiError.single(422, ["body"], 'body must be a JSON object: {"inputs": [...]}', "body_not_object")
     unknown = sorted(set(payload) - {"inputs"})
@@ -102,12 +104,20 @@ def unsupported_media_type(content_type: str | None, wanted: str) -> ApiError:
     )
 
 
-async def read_inputs(request: Request, settings: Settings) -> list[Any]:
-    """The ``inputs`` list of a JSON body, within the body and row limits; else an ``ApiError``."""
+async def read_json(request: Request, settings: Settings) -> Any:
+    """The JSON body, within the body limit (decoded as its Content-Encoding says); else an ``ApiError``."""
     content_type = header(request.scope, b"content-type")
     if not _is_json(content_type):
         raise unsupported_media_type(content_type, JSON_MEDIA_TYPE)
     body = await read_body(request, settings.MAX_REQUEST_BODY_BYTES)
-    inputs = _parse_inputs(body, settings.MAX_ROWS_PER_REQUEST)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise invalid_json(str(error)) from None
+
+
+async def read_inputs(request: Request, settings: Settings) -> list[Any]:
+    """The ``inputs`` list of a JSON body, within the body and row limits; else an ``ApiError``."""
+    inputs = _parse_inputs(await read_json(request, settings), settings.MAX_ROWS_PER_REQUEST)
     logger.debug("inputs {}", inputs)
     return inputs

@@ -16,10 +16,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
+from pydantic import ValidationError
 
 from app.api.deps import settings_of
+from app.api.inputs import ERROR_RESPONSES, json_body, read_json
 from app.api.routing import RouterWithHead
 from app.data_plane import RouteName
 from app.errors import UNPROCESSABLE, ApiError
@@ -91,7 +94,7 @@ def _label_detail(error: LabelError) -> dict[str, Any]:
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "The body cannot be parsed as JSON."},
+    **{code: ERROR_RESPONSES[code] for code in (400, 413, 415)},  # the body, read as /predict reads it
     401: {"model": ErrorResponse, "description": "No bearer token, or not FEEDBACK_TOKEN."},
     403: {"model": ErrorResponse, "description": "FEEDBACK_TOKEN is not set: feedback is off."},
     404: {"model": ErrorResponse, "description": "The ledger is off (LEDGER_URL=off)."},
@@ -104,13 +107,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/feedback", response_model=FeedbackResponse, responses=ERRORS, dependencies=[Depends(require_feedback_token)]
+    "/feedback",
+    response_model=FeedbackResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_feedback_token)],
+    openapi_extra=json_body(FeedbackRequest),
 )
-async def feedback(body: FeedbackRequest, ledger: LedgerDep) -> FeedbackResponse:
+async def feedback(request: Request, ledger: LedgerDep) -> FeedbackResponse:
     """Store true labels of earlier predictions; all are stored, or none when any is invalid.
 
     A label may arrive before its prediction reaches the database: it is kept and joined then.
     """
+    # Read here, not as a body parameter: FastAPI reads a body parameter whole before any
+    # dependency runs, so an unauthenticated client could send any size.
+    body = _feedback_request(await read_json(request, settings_of(request)))
     valid, errors = check_labels(body.labels)
     refused = [error for error in errors if error is not None]
     if refused:
@@ -118,6 +128,14 @@ async def feedback(body: FeedbackRequest, ledger: LedgerDep) -> FeedbackResponse
     with answered_503_when_unreachable():
         await run_in_threadpool(ledger.add_checked_labels, valid)
     return FeedbackResponse(accepted=len(body.labels))
+
+
+def _feedback_request(payload: Any) -> FeedbackRequest:
+    try:
+        return FeedbackRequest.model_validate(payload)
+    except ValidationError as error:  # answered as FastAPI answers an invalid body parameter
+        problems = error.errors(include_url=False)
+        raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
 
 
 @router.get("/performance", response_model=PerformanceResponse, responses={code: ERRORS[code] for code in (404, 503)})

@@ -18,7 +18,7 @@ from app.ledger.labels import LABEL_FIELDS, MAX_ROW, check_labels
 from app.ledger.ledger import LedgerUnavailableError, database_reached
 from app.ledger.schema import migrate
 from app.ledger.settings import LedgerDirectoryError, LedgerSettings
-from app.ledger.store import Store, open_store
+from app.ledger.store import Store, open_store, utc_time
 
 MAX_SHOWN_ERRORS = 20
 
@@ -114,6 +114,10 @@ def _export(out: Path, since: datetime | None, until: datetime | None) -> None:
     print(f"{count} predictions written to {out}")
 
 
+def iso_time(text: str) -> datetime:
+    return utc_time(datetime.fromisoformat(text))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description="The prediction ledger's commands.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = commands.add_parser("labels", help="load true labels from a CSV or Parquet file of request_id,row,label")
     labels.add_argument("file", type=Path)
     exporting = commands.add_parser("export", help="write predictions with their latest labels to Parquet")
-    exporting.add_argument("--since", type=datetime.fromisoformat, help="from this time (ISO 8601), included")
-    exporting.add_argument("--until", type=datetime.fromisoformat, help="to this time (ISO 8601), excluded")
+    exporting.add_argument("--since", type=iso_time, help="from this time (ISO 8601; UTC if no zone), included")
+    exporting.add_argument("--until", type=iso_time, help="to this time (ISO 8601; UTC if no zone), excluded")
     exporting.add_argument("out", type=Path)
     arguments = parser.parse_args(argv)
     try:

@@ -32,6 +32,16 @@ COPY_LINES = 4096
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def utc_time(moment: datetime) -> datetime:
+    """``moment`` in UTC: a time without a zone is UTC on either database, whatever the server's zone."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # the first or the last day of the calendar, in another zone
+        raise ValueError("the time is out of range once in UTC") from None
+
+
 class Store:
     """What both databases share; ``PostgresStore`` and ``SqliteStore`` add their own writes."""
 
@@ -40,7 +50,7 @@ class Store:
         self._ids: dict[tuple[str, str], int] = {}
 
     def time_value(self, moment: datetime) -> Any:
-        return moment
+        return utc_time(moment)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -222,7 +232,7 @@ class PostgresStore(Store):
 
 class SqliteStore(Store):
     def time_value(self, moment: datetime) -> Any:
-        return moment.timestamp()
+        return utc_time(moment).timestamp()
 
     def drop_before(self, day: date) -> None:
         cutoff = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()

@@ -136,3 +136,22 @@ def test_time_filters(ledger_url: str | None, open_ledger: OpenLedger, tmp_path:
 
     assert ledger.export(tmp_path / "old.parquet", until=since) == 3
     assert set(pd.read_parquet(tmp_path / "old.parquet")["request_id"]) == {"old"}
+
+
+def test_a_time_without_a_zone_is_utc_whatever_the_local_zone(
+    ledger_url: str | None, open_ledger: OpenLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a naive time read as local would miss the rows
+    time.tzset()
+    try:
+        ledger = open_ledger(ledger_url)
+        now = time.time()
+        ledger.record(answered("in", [1, 2], at=now - 3_600))
+        ledger.record(answered("out", [3], at=now - 7 * 3_600))
+        assert ledger.drain(30)
+        since = datetime.fromtimestamp(now - 2 * 3_600, UTC)
+        (version,) = ledger.performance(since=since.replace(tzinfo=None))
+        assert version["predictions"] == 2
+    finally:
+        monkeypatch.undo()
+        time.tzset()

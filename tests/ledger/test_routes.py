@@ -228,3 +228,14 @@ def test_a_feedback_body_has_predicts_size_limit_and_encodings(served: TestClien
     accepted = served.post(f"{API}/feedback", content=gzipped, headers={**headers, "Content-Encoding": "gzip"})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json() == {"accepted": 1}
+
+
+def test_performance_takes_any_time_of_the_calendar_and_refuses_one_out_of_range_in_utc(served: TestClient) -> None:
+    for since in ("0001-01-01T00:00:00", "9999-12-31T23:59:59", "0001-01-01T00:00:00Z"):
+        answered = served.get(f"{API}/performance", params={"since": since})
+        assert answered.status_code == 200, (since, answered.text)
+    refused = served.get(f"{API}/performance", params={"until": "0001-01-01T00:00:00+01:00"})
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["detail"]
+    assert detail["loc"] == ["query", "until"]
+    assert "out of range once in UTC" in detail["msg"]

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from app.api.deps import settings_of
 from app.api.inputs import ERROR_RESPONSES, json_body, read_json
@@ -28,6 +28,7 @@ from app.data_plane import RouteName
 from app.errors import UNPROCESSABLE, ApiError
 from app.ledger import LabelError, Ledger, LedgerUnavailableError
 from app.ledger.labels import check_labels
+from app.ledger.store import utc_time
 from app.schemas.errors import ErrorResponse
 from app.schemas.ledger import FeedbackRequest, FeedbackResponse, PerformanceResponse
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS
@@ -44,6 +45,7 @@ async def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+UtcTime = Annotated[datetime, AfterValidator(utc_time)]
 
 
 async def require_feedback_token(
@@ -143,8 +145,8 @@ async def performance(
     ledger: LedgerDep,
     model_version: Annotated[str | None, Query(description="Only this model version.")] = None,
     route: Annotated[RouteName | None, Query(description="Only predictions of this route.")] = None,
-    since: Annotated[datetime | None, Query(description="Predictions from this time on (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Predictions before this time (ISO 8601).")] = None,
+    since: Annotated[UtcTime | None, Query(description="From this time on (ISO 8601; UTC without a zone).")] = None,
+    until: Annotated[UtcTime | None, Query(description="Before this time (ISO 8601; UTC without a zone).")] = None,
 ) -> PerformanceResponse:
     """Live accuracy per model version, from the recorded predictions and their latest labels."""
     with answered_503_when_unreachable():

@@ -90,6 +90,32 @@ def test_a_ledger_url_that_names_no_database_the_ledger_knows_is_refused_without
     assert "s3cret" not in message
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        # SQLAlchemy would read "s3cret@db" as the host, which the driver's errors name in the log.
+        ("postgresql://ledger:pa@s3cret@db/ledger", "has an @ in its password or user name: write it as %40"),
+        # psycopg would refuse it only at the first connection, with a traceback from every worker.
+        ("postgresql://ledger:s3cret@db/ledger?foo=bar", "has the option 'foo', which PostgreSQL's connections do not"),
+    ],
+)
+def test_a_ledger_url_that_would_fail_at_its_first_connection_is_refused_without_its_value(
+    url: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_URL", url)
+    with pytest.raises(InvalidSettingsError) as refused:
+        load_settings(Settings)
+    assert f"LEDGER_URL=(value not shown): value error, {reason}" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_ledger_url_with_libpq_options_and_an_encoded_at_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = "postgresql://ledger:pa%40ss@db/ledger?sslmode=require&connect_timeout=3&application_name=car"
+    monkeypatch.setenv("LEDGER_URL", given)
+    taken = load_settings(Settings).LEDGER_URL
+    assert taken == given
+
+
 def test_database_url_is_checked_only_when_the_ledger_would_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # DATABASE_URL may be another component's: with LEDGER_URL set, the ledger never reads it.
     monkeypatch.setenv("DATABASE_URL", "mysql://app:s3cret@db/app")

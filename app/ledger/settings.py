@@ -58,7 +58,21 @@ def ledger_url(value: str | None) -> str | None:
     read = _read_url(value)
     if read is None or read.drivername not in SCHEMES:
         raise ValueError("must be off, a postgresql:// (or postgres://) URL or a sqlite:/// URL")
+    # The text after the last @ is the host, and a driver names the host in its errors (logged):
+    # an @ of the password must not leave the rest of the password there.
+    if read.host is not None and "@" in read.host:
+        raise ValueError("has an @ in its password or user name: write it as %40")
+    if read.get_backend_name() in ("postgres", "postgresql") and (unknown := _unknown_options(read)):
+        raise ValueError(f"has the option {unknown[0]!r}, which PostgreSQL's connections do not take")
     return value
+
+
+def _unknown_options(url: URL) -> list[str]:
+    """The URL's query options that libpq does not know (psycopg would refuse them at the first connection)."""
+    from psycopg import pq  # noqa: PLC0415  (as SQLAlchemy, in _read_url)
+
+    known = {option.keyword.decode() for option in pq.Conninfo.get_defaults()}
+    return sorted(set(url.query) - known)
 
 
 def heroku_url(value: str | None, info: ValidationInfo) -> str | None:

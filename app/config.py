@@ -9,12 +9,18 @@ the start command prints instead of pydantic's traceback.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, computed_field
+from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, computed_field
 from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
 
 from app.ledger.settings import LedgerSettings, Unshown, any_case
+
+PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+MIN_TOKEN_CHARS = 16
+# RFC 6750's b64token: the characters a bearer token can have in an Authorization header.
+BEARER_TOKEN = re.compile(rf"[A-Za-z0-9._~+/-]{{{MIN_TOKEN_CHARS},}}=*")
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 
@@ -26,13 +32,30 @@ def parse_origins(value: Any) -> Any:
     return value
 
 
+def path_prefix(value: str) -> str:
+    """A prefix for routes, as FastAPI takes one: ``/api/v1``."""
+    if not PATH_PREFIX.fullmatch(value):
+        raise ValueError("must be a path that starts with / and does not end with one, such as /api/v1")
+    return value
+
+
+def bearer_token(value: SecretStr | None) -> SecretStr | None:
+    """A token a client can send, long enough not to be guessed; another would never match or be weak."""
+    if value is not None and not BEARER_TOKEN.fullmatch(value.get_secret_value()):
+        raise ValueError(
+            f"must be at least {MIN_TOKEN_CHARS} characters of A-Z, a-z, 0-9 and -._~+/ "
+            "(such as the output of: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return value
+
+
 class Settings(LedgerSettings):
     """The service's settings; the prediction ledger's (``LEDGER_*``) come from ``LedgerSettings``."""
 
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     PROJECT_NAME: str = "Car Evaluation API"
-    API_V1_STR: str = "/api/v1"
+    API_V1_STR: Annotated[str, AfterValidator(path_prefix)] = "/api/v1"
     # A pydantic field: pydantic copies the default for each instance.
     BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(parse_origins)] = []  # noqa: RUF012
     LOG_LEVEL: Annotated[LogLevel, any_case(LogLevel)] = "INFO"
@@ -55,7 +78,7 @@ class Settings(LedgerSettings):
     # Below the 30 s after which Heroku and Kubernetes' default grace period send SIGKILL.
     GRACEFUL_SHUTDOWN_SECONDS: int = Field(default=20, ge=1)
     # The bearer token POST /api/v1/feedback requires; unset, the route refuses every call.
-    FEEDBACK_TOKEN: SecretStr | None = None
+    FEEDBACK_TOKEN: Annotated[SecretStr | None, AfterValidator(bearer_token)] = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -49,6 +49,8 @@ def environment_without_uvicorns() -> dict[str, str]:
         ("MAX_ROWS_PER_REQUEST", "0", "greater than or equal to 1"),
         ("LOG_LEVEL", "loud", "'DEBUG'"),
         ("LEDGER_WHEN_FULL", "wait", "'count' or 'refuse'"),
+        ("API_V1_STR", "api", "starts with / and does not end with one"),
+        ("API_V1_STR", "/api/", "starts with / and does not end with one"),
     ],
 )
 def test_a_setting_that_does_not_validate_is_one_line_naming_it_its_value_and_what_is_allowed(
@@ -59,6 +61,17 @@ def test_a_setting_that_does_not_validate_is_one_line_naming_it_its_value_and_wh
     assert len(stderr.splitlines()) == 1, stderr
     assert f"{name}={value!r}" in stderr
     assert allowed in stderr
+
+
+@pytest.mark.parametrize("token", ["s3cret", "a token with spaces in it", "tökentökentökentöken"])
+def test_a_feedback_token_no_client_could_send_or_too_short_to_be_safe_is_refused_unshown(
+    token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDBACK_TOKEN", token)
+    with pytest.raises(InvalidSettingsError) as refused:
+        load_settings(Settings)
+    assert "FEEDBACK_TOKEN=(value not shown): value error, must be at least 16 characters" in str(refused.value)
+    assert token not in str(refused.value)
 
 
 def test_every_setting_that_does_not_validate_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,14 +11,20 @@ and ``--help`` answer at once, and Ctrl+C while they load is the same one line a
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from car_evaluation_model.file_formats import DEFAULT_CHUNK_ROWS, DEFAULT_ENCODING, DELIMITERS, SqlDialect
+from car_evaluation_model.file_formats import (
+    DEFAULT_CHUNK_ROWS,
+    DEFAULT_ENCODING,
+    DELIMITERS,
+    MAX_TABLE_NAME_CHARS,
+    SqlDialect,
+    check_table_name,
+)
 from car_evaluation_model.version import __version__
 
 PROG = "car-evaluation-model"
@@ -32,8 +38,10 @@ def _positive(text: str) -> int:
 
 
 def _table_name(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a plain table name (letters, digits, _)")
+    try:
+        check_table_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
@@ -110,7 +118,13 @@ message when it could not be (no such file, unreadable format, a missing column)
         "and the view NAME_scored: the table NAME with the columns score adds (error: the API's messages).",
     )
     sql.add_argument("--dialect", required=True, choices=get_args(SqlDialect), help="the database's SQL")
-    sql.add_argument("--table", required=True, type=_table_name, metavar="NAME", help="the table of cars to score")
+    sql.add_argument(
+        "--table",
+        required=True,
+        type=_table_name,
+        metavar="NAME",
+        help=f"the table of cars to score (letters, digits, _; at most {MAX_TABLE_NAME_CHARS} characters)",
+    )
     return main
 
 

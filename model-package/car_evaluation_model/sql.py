@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from car_evaluation_model import batch
 from car_evaluation_model.domain import SUGGESTION_DROPPED, SUGGESTION_FOLDED, FeatureValues, suggestion_key
-from car_evaluation_model.file_formats import SqlDialect
+from car_evaluation_model.file_formats import MODEL_TABLE_SUFFIX, SCORED_VIEW_SUFFIX, SqlDialect, check_table_name
 from car_evaluation_model.model_table import model_table
 from car_evaluation_model.predict import trained_table
 from car_evaluation_model.processing.validation import MAX_ECHOED_CHARS, shown
@@ -225,11 +225,12 @@ def _model_rows(table: pa.Table, dialect: Dialect) -> list[str]:
 
 def script(table: str, dialect_name: SqlDialect) -> str:
     """A script that creates ``<table>_model`` and the view ``<table>_scored`` (see the module)."""
+    check_table_name(table)
     dialect = DIALECTS[dialect_name]
     cars = model_table()
     domain = trained_table().domain
-    model_name = dialect.identifier(f"{table}_model")
-    scored_name = dialect.identifier(f"{table}_scored")
+    model_name = dialect.identifier(table + MODEL_TABLE_SUFFIX)
+    scored_name = dialect.identifier(table + SCORED_VIEW_SUFFIX)
     added = [name for name in cars.column_names if name not in domain.feature_names]
     values = [dialect.as_text(f"s.{dialect.identifier(name)}") for name in domain.feature_names]
     condition = " AND ".join(

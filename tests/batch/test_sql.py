@@ -45,9 +45,9 @@ ESCAPED_VALUES = [
 TABLE = "cars"
 
 
-def script(dialect: str) -> str:
+def script(dialect: str, table: str = TABLE) -> str:
     completed = subprocess.run(
-        [str(COMMAND), "sql", "--dialect", dialect, "--table", TABLE],
+        [str(COMMAND), "sql", "--dialect", dialect, "--table", table],
         capture_output=True,
         text=True,
         timeout=120,
@@ -168,6 +168,8 @@ def test_spark_gives_typed_columns_the_apis_verdict(spark: Any, client: TestClie
     ("arguments", "message"),
     [
         (["--dialect", "duckdb", "--table", "cars; DROP TABLE x"], "is not a plain table name"),
+        (["--dialect", "postgresql", "--table", "c" * 57], "is 57 characters long, more than 56"),
+        (["--dialect", "duckdb", "--table", "c" * 63], "is 63 characters long, more than 56"),
         (["--dialect", "oracle", "--table", "cars"], "invalid choice: 'oracle'"),
     ],
 )
@@ -178,3 +180,32 @@ def test_the_sql_command_refuses_a_bad_argument_in_one_line(arguments: list[str]
     assert completed.returncode == 2
     assert completed.stdout == ""
     assert message in completed.stderr.splitlines()[-1]
+
+
+def psql(server: RunningPostgres, sql: str) -> subprocess.CompletedProcess[str]:
+    """``sql`` run by psql as the docs say: stopping at the first error."""
+    return subprocess.run(
+        [str(server.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", server.url],
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_longest_table_name_allowed_keeps_its_table_apart_from_the_models_in_postgresql(
+    postgres: RunningPostgres,
+) -> None:
+    """PostgreSQL cuts names at 63 bytes: a longer NAME_scored would be cut back onto another name."""
+    table = "c" * 56
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(
+            f"CREATE TABLE {table} AS SELECT 'low' AS buying, 'low' AS maint, '4' AS doors, "
+            "'more' AS persons, 'big' AS lug_boot, 'high' AS safety"
+        )
+        completed = psql(postgres, script("postgresql", table))
+        assert completed.returncode == 0, completed.stderr
+        assert connection.execute(f"SELECT buying FROM {table}").fetchall() == [("low",)]
+        assert connection.execute(f"SELECT prediction FROM {table}_scored").fetchall() == [("vgood",)]
+        assert connection.execute(f"SELECT count(*) FROM {table}_model").fetchall() == [(1728,)]

@@ -258,11 +258,15 @@ def script(table: str, dialect_name: SqlDialect) -> str:
         for field in cars.schema
     )
     key = ", ".join(map(dialect.identifier, domain.feature_names))
+    # One transaction (both take DDL in one): a script that fails (no such table, a feature
+    # column missing) leaves the earlier model table and view as they were, not half replaced.
     return (
         f"{header}\n"
+        "BEGIN;\n"
         f"DROP VIEW IF EXISTS {scored_name};\n"
         f"DROP TABLE IF EXISTS {model_name};\n"
         f"CREATE TABLE {model_name} ({columns}, PRIMARY KEY ({key}));\n"
         f"INSERT INTO {model_name} VALUES\n{rows};\n"
         f"CREATE VIEW {scored_name} AS\n{view};\n"
+        "COMMIT;\n"
     )

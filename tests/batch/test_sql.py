@@ -209,3 +209,32 @@ def test_the_longest_table_name_allowed_keeps_its_table_apart_from_the_models_in
         assert connection.execute(f"SELECT buying FROM {table}").fetchall() == [("low",)]
         assert connection.execute(f"SELECT prediction FROM {table}_scored").fetchall() == [("vgood",)]
         assert connection.execute(f"SELECT count(*) FROM {table}_model").fetchall() == [(1728,)]
+
+
+def test_a_failing_postgresql_script_leaves_the_earlier_model_and_view_as_they_were(postgres: RunningPostgres) -> None:
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f"DROP TABLE IF EXISTS {TABLE} CASCADE")
+        connection.execute(f"DROP TABLE IF EXISTS {TABLE}_model CASCADE")
+        connection.execute(f"CREATE TABLE {TABLE} (id BIGINT, {', '.join(f'{name} TEXT' for name in FEATURES[:-1])})")
+        failed = psql(postgres, script("postgresql"))
+        assert failed.returncode != 0
+        assert "safety" in failed.stderr
+        assert connection.execute(f"SELECT to_regclass('{TABLE}_model')").fetchall() == [(None,)]
+        connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN safety TEXT")
+        assert psql(postgres, script("postgresql")).returncode == 0
+        connection.execute(f"ALTER TABLE {TABLE} DROP COLUMN safety CASCADE")  # the view goes with it
+        assert psql(postgres, script("postgresql")).returncode != 0
+        assert connection.execute(f"SELECT count(*) FROM {TABLE}_model").fetchall() == [(1728,)]
+
+
+def test_a_failing_duckdb_script_leaves_no_model_table() -> None:
+    connection = duckdb.connect()
+    try:
+        connection.execute(f"CREATE TABLE {TABLE} (id BIGINT, {', '.join(f'{name} TEXT' for name in FEATURES[:-1])})")
+        with pytest.raises(duckdb.BinderException, match="safety"):
+            connection.execute(script("duckdb"))
+        connection.execute("ROLLBACK")  # what the error leaves for the session to end
+        tables = connection.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        assert tables == [(TABLE,)]
+    finally:
+        connection.close()

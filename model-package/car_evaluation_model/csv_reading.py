@@ -73,7 +73,8 @@ def read_header(stream: IO[bytes], name: str, encoding: str, delimiter: str | No
         raise FileEncodingError(f"{name}: it holds NUL bytes, so it is not {encoding} text", likely="utf-16")
     # Incremental, so that a character cut at the end of the head is not an error.
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head)
-    header_line = text.removeprefix("\ufeff").split("\n", 1)[0].removesuffix("\r")
+    # The first line, whichever of \n, \r\n or a lone \r (old Macs) ends it, as Arrow reads the rows.
+    header_line = io.StringIO(text.removeprefix("\ufeff"), newline="").readline().rstrip("\r\n")
     if "\ufffd" in header_line:
         raise FileEncodingError(f"{name}: its header is not {encoding} text")
     delimiter = delimiter or detect_delimiter(header_line)

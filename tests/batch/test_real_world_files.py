@@ -1,6 +1,6 @@
 """The command line on files as people have them, and on their mistakes and second thoughts.
 
-Spreadsheet exports (``;``, tab or ``|`` separated, CRLF, a capitalised or padded header,
+Spreadsheet exports (``;``, tab or ``|`` separated, CRLF or CR, a capitalised or padded header,
 Latin-1), standard input and output, ``--rejects`` naming the output or the input, a directory,
 and Ctrl+C at any moment: each scores as the plain file does, or stops with one line, leaving
 nothing half-written.
@@ -20,9 +20,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
 
 from car_evaluation_model.batch_files import read_batches
 from tests.batch.test_files import COMMAND, cars_table, csv_bytes, parquet_bytes, run
+from tests.conftest import API
 
 FEATURES = ["buying", "maint", "doors", "persons", "lug_boot", "safety"]
 SPREADSHEET_HEADER = "Id; Buying ;MAINT;Doors;persons;Lug_Boot;SAFETY"
@@ -30,12 +32,12 @@ INTERRUPTED = "car-evaluation-model: interrupted\n"
 DEADLINE_S = 120
 
 
-def spreadsheet_csv(table: pa.Table, delimiter: str) -> bytes:
-    """``table`` as a spreadsheet saves it: ``delimiter``, CRLF, the header in its own spelling."""
+def spreadsheet_csv(table: pa.Table, delimiter: str, line_end: str = "\r\n") -> bytes:
+    """``table`` as a spreadsheet saves it: ``delimiter``, CRLF (or ``line_end``), the header in its own spelling."""
     header = SPREADSHEET_HEADER.replace(";", delimiter)
     rows = zip(*(table[name].to_pylist() for name in table.column_names), strict=True)
     lines = [header, *(delimiter.join(row) for row in rows)]
-    return ("\r\n".join(lines) + "\r\n").encode()
+    return (line_end.join(lines) + line_end).encode()
 
 
 def predictions(path: Path) -> list[str | None]:
@@ -57,6 +59,25 @@ def test_a_spreadsheet_export_scores_as_the_plain_file_does(
     assert predictions(tmp_path / "export.scored.csv") == predictions(tmp_path / "plain.scored.csv")
     header = (tmp_path / "export.scored.csv").read_text().splitlines()[0]
     assert header.startswith('"Id","buying","maint","doors","persons","lug_boot","safety","prediction"')
+
+
+def test_old_mac_line_ends_score_as_the_plain_file_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, client: TestClient
+) -> None:
+    """A lone carriage return ends each line (classic Mac OS, some exports): read, not refused."""
+    table = cars_table(40)
+    content = spreadsheet_csv(table, ";", line_end="\r")
+    (tmp_path / "plain.csv").write_bytes(csv_bytes(table))
+    (tmp_path / "cr.csv").write_bytes(content)
+    assert run(capsys, "score", tmp_path / "plain.csv", tmp_path / "plain.scored.csv").returncode == 0
+    completed = run(capsys, "score", tmp_path / "cr.csv", tmp_path / "cr.scored.csv")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("rows 40, scored 36, rejected 4, ")
+    assert predictions(tmp_path / "cr.scored.csv") == predictions(tmp_path / "plain.scored.csv")
+    uploaded = client.post(f"{API}/predict/file", files={"file": ("cr.csv", content, "text/csv")})
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.headers["x-rows"] == "40"
+    assert uploaded.headers["x-rows-rejected"] == "4"
 
 
 def test_a_given_delimiter_is_used_as_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -324,6 +324,9 @@ def _outputs(
             raise BatchFileError(f"{path}: is a directory; give a file name")
         if not path.parent.is_dir():
             raise BatchFileError(f"{path}: no such directory")
+    # Standard input and standard output are two streams: "- -" is a pipe, not one file twice.
+    if STDIO not in (input_path, output_path) and _same(output_path, input_path):
+        raise BatchFileError(f"{output_path} is the input: give the scored rows a file of their own")
     if rejects_path is not None:
         for other, what in ((output_path, "the output"), (input_path, "the input")):
             if _same(rejects_path, other):

@@ -169,6 +169,34 @@ def test_rejects_into_the_output_or_the_input_are_refused_before_anything_is_wri
     assert sorted(path.name for path in tmp_path.iterdir()) == ["cars.csv", "scored.csv"]
 
 
+@pytest.mark.parametrize("spelling", ["as given", "through ..", "absolute", "symlink"])
+def test_an_output_naming_the_input_is_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    source = tmp_path / "cars.csv"
+    source.write_bytes(csv_bytes(cars_table(20)))
+    (tmp_path / "out" / "link.csv").symlink_to(source)
+    output = {
+        "as given": Path("cars.csv"),
+        "through ..": Path("out/../cars.csv"),
+        "absolute": source,
+        "symlink": Path("out/link.csv"),
+    }[spelling]
+    completed = run(capsys, "score", "cars.csv", output)
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"car-evaluation-model: error: {output} is the input: give the scored rows a file of their own\n"
+    )
+    assert source.read_bytes() == csv_bytes(cars_table(20))
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == [
+        "cars.csv",
+        "out",
+        "out/link.csv",
+    ]
+
+
 def test_a_directory_is_named_as_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "cars.csv").write_bytes(csv_bytes(cars_table(3)))
     as_input = run(capsys, "score", tmp_path, tmp_path / "out.csv")

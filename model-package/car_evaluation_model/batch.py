@@ -78,17 +78,26 @@ class EncodedColumn:
 def encode_arrow(column: pa.Array | pa.ChunkedArray) -> EncodedColumn:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
-    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    try:
+        encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    except pa.ArrowNotImplementedError:
+        # A list, struct or map, which Arrow cannot encode: its values as Python's lists and dicts,
+        # each refused as the API refuses a JSON array or object.
+        return encode_pandas(pd.Series(column.to_pylist(), dtype=object))
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
     return EncodedColumn(codes, encoded.dictionary.to_pylist())
 
 
 def encode_pandas(column: pd.Series) -> EncodedColumn:
-    codes, distinct = pd.factorize(column, use_na_sentinel=True)
     if column.dtype != object:
+        codes, distinct = pd.factorize(column, use_na_sentinel=True)
         return EncodedColumn(np.asarray(codes, dtype=np.intp), list(distinct))
     # Python objects of any type: pandas' hash table takes True for 1 (they hash and compare
     # equal), and a boolean is never accepted, so values are told apart by their text too.
+    try:
+        codes, _ = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:  # a list or a dict, which cannot be hashed: told apart by repr, where None is not 'None'
+        codes, _ = pd.factorize(column.map(repr))
     texts, _ = pd.factorize(column.astype(str))
     _, first_row, codes_of_pairs = np.unique(
         np.stack([codes, texts], axis=1), axis=0, return_index=True, return_inverse=True

@@ -220,3 +220,41 @@ def test_the_function_gives_typed_values_the_apis_verdict(client: TestClient) ->
         for row in rows
     ]
     assert batch_verdicts(scored) == api_verdicts(client, as_json)
+
+
+# Lists and structs, which Arrow cannot dictionary-encode: as JSON's arrays and objects reach the API.
+NESTED_VALUES: dict[str, list[Any]] = {
+    "list": [["low"], [], ["low", "med"], ["low"], None, "low"],
+    "struct": [{"value": "low"}, {"value": None}, {"value": "low"}, None],
+}
+NESTED_PATHS = ["function, Arrow", "command, Parquet to Parquet", "upload, Parquet"]
+
+
+@pytest.mark.parametrize("path", NESTED_PATHS)
+@pytest.mark.parametrize("kind", NESTED_VALUES)
+def test_a_list_or_struct_value_gets_the_apis_verdict_and_message(
+    kind: str, path: str, client: TestClient, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    base = {name: str(value) for name, value in ARTICLE_ROW.items()}
+    values = [value for value in NESTED_VALUES[kind] if kind != "list" or not isinstance(value, str)]
+    rows = [{**base, "buying": value} for value in values]
+    table = pa.table({"id": list(range(len(rows))), **{name: [row[name] for row in rows] for name in FEATURES}})
+    assert pa.types.is_nested(table.schema.field("buying").type)
+    pq.write_table(table, tmp_path / "cars.parquet")
+    # No CSV: it cannot hold such a column.
+    scored = PATHS[path](Inputs(table, tmp_path / "cars.parquet", tmp_path / "none.csv"), tmp_path, request)
+    expected = api_verdicts(client, rows)
+    assert all(verdict.error is not None for verdict in expected)
+    assert batch_verdicts(scored) == expected
+
+
+def test_pandas_lists_and_dicts_get_the_apis_verdict_and_message(client: TestClient) -> None:
+    """Python objects pandas cannot hash, beside texts: each told apart, 'None' the text not taken for null."""
+    base = {name: str(value) for name, value in ARTICLE_ROW.items()}
+    values: list[Any] = [*NESTED_VALUES["list"], *NESTED_VALUES["struct"], "None", {"value": "low"}]
+    rows = [{**base, "buying": value} for value in values]
+    frame = pd.DataFrame(
+        {"id": range(len(rows)), **{name: pd.Series([row[name] for row in rows], dtype=object) for name in FEATURES}}
+    )
+    scored = pa.Table.from_pandas(batch.score(frame).drop(columns=FEATURES), preserve_index=False)
+    assert batch_verdicts(scored) == api_verdicts(client, rows)

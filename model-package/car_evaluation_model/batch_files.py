@@ -227,23 +227,43 @@ def read_table(source: Source, file_format: FileFormat, name: str, max_rows: int
 
 
 class TableWriter:
-    """Tables appended to one CSV or Parquet file (or stream), opened with the first table's schema."""
+    """Tables appended to one CSV or Parquet file (or stream), opened with the first table's schema.
 
-    def __init__(self, sink: Path | IO[bytes], file_format: FileFormat) -> None:
+    ``name`` is the output in messages: a column CSV cannot hold (a list, a struct) is a
+    ``BatchFileError`` naming it, raised before anything is written.
+    """
+
+    def __init__(self, sink: Path | IO[bytes], file_format: FileFormat, name: str = "the output") -> None:
         self.sink = sink
         self.file_format = file_format
+        self.name = name
         self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
-            writer_class = pq.ParquetWriter if self.file_format == "parquet" else pa_csv.CSVWriter
-            self._writer = writer_class(self.sink, table.schema)
+            if self.file_format == "parquet":
+                self._writer = pq.ParquetWriter(self.sink, table.schema)
+            else:
+                _check_csv_columns(table.schema, self.name)
+                self._writer = pa_csv.CSVWriter(self.sink, table.schema)
         self._writer.write_table(table)
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _check_csv_columns(schema: pa.Schema, name: str) -> None:
+    """``BatchFileError`` naming the first column Arrow's CSV writer refuses (it names only the type)."""
+    for field in schema:
+        try:
+            pa_csv.CSVWriter(pa.BufferOutputStream(), pa.schema([field])).close()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise BatchFileError(
+                f"{name}: the column {field.name!r} is {field.type}, which CSV cannot hold; "
+                "write Parquet, or leave the column out"
+            ) from None
 
 
 def table_bytes(table: pa.Table, file_format: FileFormat) -> bytes:
@@ -365,7 +385,7 @@ def score_file(
     with contextlib.ExitStack() as stack:
         writers: dict[Path, TableWriter] = {}
         for path, file_format in outputs.items():  # each file is created by its first write
-            writers[path] = TableWriter(stack.enter_context(written_in_full(path)), file_format)
+            writers[path] = TableWriter(stack.enter_context(written_in_full(path)), file_format, shown_name(path))
             stack.callback(writers[path].close)  # before the rename, or the removal on failure
         # Arrow reads and writes without the GIL: the model loads while the first chunk is
         # read, then each chunk is read and the one before written while another is scored.

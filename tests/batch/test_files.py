@@ -157,6 +157,33 @@ def test_the_command_names_what_is_wrong_with_its_arguments(
     assert completed.stderr == f"car-evaluation-model: error: {says}\n"
 
 
+@pytest.mark.parametrize(
+    ("column", "values", "arrow_type"),
+    [
+        ("tags", [[1, 2], [], None], "list<element: int64>"),
+        ("owner", [{"name": "Ana"}, None, {"name": "Bo"}], "struct<name: string>"),
+        ("buying", [["low"], ["med"], None], "list<element: string>"),  # a feature: each row refused
+    ],
+)
+def test_a_column_csv_cannot_hold_is_named_and_parquet_keeps_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, column: str, values: list[object], arrow_type: str
+) -> None:
+    table = cars_table(3)
+    table = table.drop_columns([column]) if column in table.column_names else table
+    source = tmp_path / "cars.parquet"
+    pq.write_table(table.append_column(column, pa.array(values)), source)
+    refused = run(capsys, "score", source, tmp_path / "out.csv", "--rejects", tmp_path / "rejects.parquet")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"car-evaluation-model: error: {tmp_path / 'out.csv'}: the column {column!r} is {arrow_type}, "
+        "which CSV cannot hold; write Parquet, or leave the column out\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cars.parquet"]
+    kept = run(capsys, "score", source, tmp_path / "out.parquet")
+    assert kept.returncode == 0, kept.stderr
+    assert pq.read_table(tmp_path / "out.parquet")[column].to_pylist() == values
+
+
 def test_the_command_explains_itself() -> None:
     completed = subprocess.run(
         [str(COMMAND), "score", "--help"], capture_output=True, text=True, timeout=120, check=False

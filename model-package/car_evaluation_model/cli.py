@@ -2,7 +2,8 @@
 
 Exit status: 0 when the file was scored (invalid rows are counted, not fatal), 1 with a
 one-line message when it could not be (no such file, unreadable format, missing column),
-2 for a wrong command line, 130 when interrupted (Ctrl+C).
+2 for a wrong command line, 130 when interrupted (Ctrl+C), 143 when terminated (SIGTERM: a
+timeout, ``kill``, ``docker stop``), each leaving no output behind.
 
 Arrow, pandas and scikit-learn are imported only when a file is scored, so that ``--version``
 and ``--help`` answer at once, and Ctrl+C while they load is the same one line as later.
@@ -11,10 +12,13 @@ and ``--help`` answer at once, and Ctrl+C while they load is the same one line a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import get_args
 
 from car_evaluation_model.file_formats import (
@@ -28,6 +32,25 @@ from car_evaluation_model.file_formats import (
 from car_evaluation_model.version import __version__
 
 PROG = "car-evaluation-model"
+TERMINATED_STATUS = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl+C raises KeyboardInterrupt: cleanup code runs."""
+
+
+@contextlib.contextmanager
+def _terminated_as_exception() -> Iterator[None]:
+    # Python's default for SIGTERM ends the process at once, skipping every finally: a temporary
+    # output would be left behind.
+    def terminated(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _positive(text: str) -> int:
@@ -83,7 +106,7 @@ included) is printed at the end.
 
 Exit status: 0 when the file was scored, even with rejected rows; 1 with a one-line
 message when it could not be (no such file, unreadable format, a missing column);
-130 when interrupted (Ctrl+C), leaving no OUTPUT.""",
+130 when interrupted (Ctrl+C), 143 when terminated (SIGTERM), leaving no OUTPUT.""",
     )
     score.add_argument("input", type=Path, metavar="INPUT", help="the .csv or .parquet file to score (-: stdin)")
     score.add_argument(
@@ -131,13 +154,17 @@ message when it could not be (no such file, unreadable format, a missing column)
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
-        arguments = parser().parse_args(argv)
-        if arguments.command == "sql":
-            return print_sql(arguments.table, arguments.dialect)
-        return score(arguments, started)
+        with _terminated_as_exception():
+            arguments = parser().parse_args(argv)
+            if arguments.command == "sql":
+                return print_sql(arguments.table, arguments.dialect)
+            return score(arguments, started)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return TERMINATED_STATUS
 
 
 def print_sql(table: str, dialect: SqlDialect) -> int:

@@ -2,7 +2,7 @@
 
 Spreadsheet exports (``;``, tab or ``|`` separated, CRLF or CR, a capitalised or padded header,
 Latin-1), standard input and output, ``--rejects`` naming the output or the input, a directory,
-and Ctrl+C at any moment: each scores as the plain file does, or stops with one line, leaving
+and Ctrl+C or SIGTERM at any moment: each scores as the plain file does, or stops with one line, leaving
 nothing half-written.
 """
 
@@ -239,8 +239,17 @@ def arrow_loaded(process: subprocess.Popen[bytes]) -> bool:
     return "libarrow" in Path(f"/proc/{process.pid}/maps").read_text()
 
 
+# The signal, the exit status it ends the command with, and its one line.
+STOPPED_BY = {
+    "Ctrl+C": (signal.SIGINT, 130, INTERRUPTED),
+    "SIGTERM": (signal.SIGTERM, 143, "car-evaluation-model: terminated\n"),
+}
+
+
+@pytest.mark.parametrize("stopped_by", STOPPED_BY)
 @pytest.mark.parametrize("moment", ["while importing", "while scoring"])
-def test_ctrl_c_ends_with_130_one_line_and_no_output(tmp_path: Path, moment: str) -> None:
+def test_ctrl_c_or_sigterm_ends_with_one_line_and_no_output(tmp_path: Path, moment: str, stopped_by: str) -> None:
+    sent, status, line = STOPPED_BY[stopped_by]
     source = tmp_path / "cars.csv"
     source.write_bytes(csv_bytes(cars_table(300_000)))
     output = tmp_path / "scored.csv"
@@ -254,13 +263,13 @@ def test_ctrl_c_ends_with_130_one_line_and_no_output(tmp_path: Path, moment: str
             wait_for(lambda: arrow_loaded(process), process, "import of Arrow")
         else:
             wait_for(lambda: any(path.name.endswith(".part") for path in tmp_path.iterdir()), process, "output")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         stdout, stderr = process.communicate(timeout=DEADLINE_S)
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode == 130
-    assert stderr.decode() == INTERRUPTED
+    assert process.returncode == status
+    assert stderr.decode() == line
     assert stdout == b""
     assert sorted(path.name for path in tmp_path.iterdir()) == ["cars.csv"]

@@ -238,3 +238,18 @@ def test_a_failing_duckdb_script_leaves_no_model_table() -> None:
         assert tables == [(TABLE,)]
     finally:
         connection.close()
+
+
+def test_the_postgresql_script_quotes_the_name_as_the_docs_say(postgres: RunningPostgres) -> None:
+    """A table created without quotes is in lower case: found by its lower-case name only."""
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE MyCars AS SELECT 'low' AS buying, 'low' AS maint, '4' AS doors, "
+            "'more' AS persons, 'big' AS lug_boot, 'high' AS safety"
+        )
+        mixed_case = psql(postgres, script("postgresql", "MyCars"))
+        assert mixed_case.returncode != 0
+        assert 'relation "MyCars" does not exist' in mixed_case.stderr
+        lower_case = psql(postgres, script("postgresql", "mycars"))
+        assert lower_case.returncode == 0, lower_case.stderr
+        assert connection.execute("SELECT prediction FROM mycars_scored").fetchall() == [("vgood",)]

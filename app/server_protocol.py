@@ -6,7 +6,8 @@ together may take ``MAX_REQUEST_HEADER_BYTES`` (else 431) and must arrive within
 ``REQUEST_HEADER_TIMEOUT_SECONDS`` of the connection or of the request's first byte (else
 408, checked every second); either answer closes the connection. Bodies are not timed here: a stalled upload holds
 only its own connection, is cut by the graceful-shutdown timeout on stop, and the proxy in
-front (deploy/nginx/) times out slow clients before they reach the service.
+front (deploy/nginx/) times out slow clients before they reach the service. A request the
+parser refuses gets uvicorn's 400, in the API's error shape and with a request id as the others.
 
 The limits are the settings the app was built with (``create_app(settings)``): the app's
 lifespan hands them to the server in the ASGI lifespan state, which uvicorn gives every
@@ -31,7 +32,8 @@ from app.request_state import answer_headers
 # Only for an app run without its lifespan (uvicorn --lifespan off): the settings of the environment.
 environment_settings = cache(Settings)
 
-REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+KINDS = {400: "http_invalid", 408: "request_timeout", 431: "headers_too_large"}
 
 
 HEADERS_END = b"\r\n\r\n"
@@ -116,6 +118,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         timeout = self.settings.REQUEST_HEADER_TIMEOUT_SECONDS
         self._refuse(408, "header", f"request headers did not arrive within {timeout:g} s")
 
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's answer to a request its parser refuses (a Content-Length with chunked
+        # Transfer-Encoding, a malformed request line): here in the API's shape, with an id.
+        self._refuse(400, "request", "the request is not valid HTTP/1.1")
+
     def _refuse(self, status: int, location: str, message: str) -> None:
         """Answer ``status`` with the API's error body and close the connection."""
         self.refused = True
@@ -123,9 +130,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         request_id = new_request_id()
-        kind = {408: "request_timeout", 431: "headers_too_large"}[status]
         # No route owns a request refused before its head is read: the default shape.
-        status, body = DETAIL.render(ApiError.single(status, [location], message, kind))
+        status, body = DETAIL.render(ApiError.single(status, [location], message, KINDS[status]))
         head = [
             b"HTTP/1.1 %d %s" % (status, REASONS[status]),
             b"content-type: application/json",

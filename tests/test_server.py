@@ -80,6 +80,17 @@ def test_oversize_headers_get_a_431_and_are_not_buffered(server: RunningServer) 
     assert b'"type":"headers_too_large"' in answer
 
 
+def test_a_request_the_parser_refuses_gets_a_400_in_the_apis_shape_with_an_id(server: RunningServer) -> None:
+    head = post_head(len(BODY)).replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with connect(server) as connection:
+        connection.sendall(head + BODY)
+        answer = read_answer(connection)  # returns once the server closes the connection
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"content-type: application/json" in answer
+    assert b"x-request-id: " in answer
+    assert b'"type":"http_invalid"' in answer
+
+
 def test_a_head_after_blank_lines_is_counted_to_its_own_end_not_into_the_body(server: RunningServer) -> None:
     # Blank lines before the request line are allowed (RFC 9112, 2.2). Here the head's own end
     # comes in a later read, followed by a body larger than the head limit: only the head counts.

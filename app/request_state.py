@@ -27,6 +27,12 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def combined_header(scope: Scope, name: bytes) -> str | None:
+    """Every value of one request header, joined by commas as RFC 9110 combines field lines."""
+    values = [str(value, "latin-1") for key, value in scope["headers"] if key == name]
+    return ", ".join(values) if values else None
+
+
 def answer_headers(request_id: str) -> list[tuple[bytes, bytes]]:
     """The headers every answer carries, whether the app or the server's protocol makes it."""
     return [(REQUEST_ID_KEY, request_id.encode()), NOSNIFF]

@@ -14,7 +14,7 @@ from typing import Final
 from starlette.requests import Request
 
 from app.errors import ApiError
-from app.request_state import header
+from app.request_state import combined_header, header
 
 # Content-Encoding -> zlib's wbits: 31 reads a gzip member, 15 a zlib stream (HTTP's "deflate").
 DECODERS: Final = {"gzip": 31, "deflate": 15}
@@ -27,7 +27,8 @@ def body_too_large(limit: int, *, decoded: bool = False) -> ApiError:
 
 
 def content_encoding(request: Request) -> str:
-    encoding = (header(request.scope, b"content-encoding") or "identity").strip().lower()
+    # Two Content-Encoding lines are one list of codings, as "gzip, gzip" is: refused, not half read.
+    encoding = (combined_header(request.scope, b"content-encoding") or "identity").strip().lower()
     if encoding not in ENCODINGS:
         raise ApiError.single(
             415,

@@ -208,6 +208,15 @@ def test_an_unknown_content_encoding_is_a_415_naming_the_supported_ones(client: 
     assert detail["allowed"] == ["identity", "gzip", "deflate"]
 
 
+def test_two_content_encoding_lines_are_one_list_of_codings_and_refused(client: TestClient) -> None:
+    body = gzip.compress(orjson.dumps(ONE_ROW))
+    headers = [("Content-Type", "application/json"), ("Content-Encoding", "identity"), ("Content-Encoding", "gzip")]
+    response = client.post(PREDICT, content=body, headers=headers)
+    assert response.status_code == 415
+    [detail] = details(response)
+    assert detail["input"] == "identity, gzip"
+
+
 def test_an_oversize_body_is_a_413_with_or_without_a_content_length(make_client: Any) -> None:
     client = make_client(MAX_REQUEST_BODY_BYTES=4096)
     body = orjson.dumps({"inputs": [ARTICLE_ROW] * 100})

@@ -51,7 +51,13 @@ class MissingFeatureColumnsError(ValueError):
 
 
 class OutputColumnsError(ValueError):
-    """The input already has a column that scoring adds."""
+    """The input already has columns that scoring adds; ``columns`` names them."""
+
+    SEPARATOR = ", "
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        super().__init__(f"the input already has the column {self.SEPARATOR.join(columns)}, which scoring adds")
 
 
 def output_fields(classes: Sequence[str]) -> list[pa.Field]:
@@ -214,7 +220,7 @@ def _check_columns(names: Sequence[str], domain: Domain, classes: Sequence[str])
         raise MissingFeatureColumnsError(missing, domain.feature_names)
     taken = [name for name in output_columns(classes) if name in names]
     if taken:
-        raise OutputColumnsError(f"the input already has the column {', '.join(taken)}, which scoring adds")
+        raise OutputColumnsError(taken)
 
 
 @dataclass(frozen=True)

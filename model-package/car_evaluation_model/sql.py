@@ -223,12 +223,31 @@ def _model_rows(table: pa.Table, dialect: Dialect) -> list[str]:
     return rows
 
 
+def _added_columns_refused(table: str, dialect: Dialect, added: Sequence[str]) -> str:
+    """DuckDB: a statement failing with ``batch.OutputColumnsError``'s words when ``table`` has a column the view adds.
+
+    DuckDB would rename the view's copy (``prediction_1``) where PostgreSQL refuses the view. Its
+    names are matched whatever their case, as DuckDB matches them.
+    """
+    prefix, suffix = str(batch.OutputColumnsError([_VALUE_MARK])).split(_VALUE_MARK)
+    names = ", ".join(dialect.string(name.lower()) for name in added)
+    taken = (
+        f"string_agg(column_name, {dialect.string(batch.OutputColumnsError.SEPARATOR)} "
+        f"ORDER BY list_position([{names}], lower(column_name)))"
+    )
+    return (
+        f"SELECT error({dialect.string(prefix)} || {taken} || {dialect.string(suffix)})\n"
+        f"FROM (DESCRIBE {dialect.identifier(table)}) WHERE lower(column_name) IN ({names}) HAVING count(*) > 0;\n"
+    )
+
+
 def script(table: str, dialect_name: SqlDialect) -> str:
     """A script that creates ``<table>_model`` and the view ``<table>_scored`` (see the module)."""
     check_table_name(table)
     dialect = DIALECTS[dialect_name]
     cars = model_table()
-    domain = trained_table().domain
+    predictions = trained_table()
+    domain = predictions.domain
     model_name = dialect.identifier(table + MODEL_TABLE_SUFFIX)
     scored_name = dialect.identifier(table + SCORED_VIEW_SUFFIX)
     added = [name for name in cars.column_names if name not in domain.feature_names]
@@ -258,11 +277,14 @@ def script(table: str, dialect_name: SqlDialect) -> str:
         for field in cars.schema
     )
     key = ", ".join(map(dialect.identifier, domain.feature_names))
+    added_columns = batch.output_columns(predictions.classes)
+    refusal = _added_columns_refused(table, dialect, added_columns) if dialect.name == "duckdb" else ""
     # One transaction (both take DDL in one): a script that fails (no such table, a feature
     # column missing) leaves the earlier model table and view as they were, not half replaced.
     return (
         f"{header}\n"
         "BEGIN;\n"
+        f"{refusal}"
         f"DROP VIEW IF EXISTS {scored_name};\n"
         f"DROP TABLE IF EXISTS {model_name};\n"
         f"CREATE TABLE {model_name} ({columns}, PRIMARY KEY ({key}));\n"

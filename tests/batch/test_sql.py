@@ -43,6 +43,7 @@ ESCAPED_VALUES = [
     "é" * 120,
 ]
 TABLE = "cars"
+ONE_CAR = "SELECT 'low' AS buying, 'low' AS maint, '4' AS doors, 'more' AS persons, 'big' AS lug_boot, 'high' AS safety"
 
 
 def script(dialect: str, table: str = TABLE) -> str:
@@ -200,10 +201,7 @@ def test_the_longest_table_name_allowed_keeps_its_table_apart_from_the_models_in
     """PostgreSQL cuts names at 63 bytes: a longer NAME_scored would be cut back onto another name."""
     table = "c" * 56
     with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(
-            f"CREATE TABLE {table} AS SELECT 'low' AS buying, 'low' AS maint, '4' AS doors, "
-            "'more' AS persons, 'big' AS lug_boot, 'high' AS safety"
-        )
+        connection.execute(f"CREATE TABLE {table} AS {ONE_CAR}")
         completed = psql(postgres, script("postgresql", table))
         assert completed.returncode == 0, completed.stderr
         assert connection.execute(f"SELECT buying FROM {table}").fetchall() == [("low",)]
@@ -240,13 +238,32 @@ def test_a_failing_duckdb_script_leaves_no_model_table() -> None:
         connection.close()
 
 
+@pytest.mark.parametrize(
+    ("columns", "named"),
+    [(["prediction"], ["prediction"]), (["error", "Probability_acc"], ["Probability_acc", "error"])],
+)
+def test_the_duckdb_script_refuses_a_table_with_a_column_it_adds_in_batchs_words(
+    columns: list[str], named: list[str]
+) -> None:
+    """DuckDB would rename the view's own copy (``prediction_1``); names match whatever their case, as in DuckDB."""
+    connection = duckdb.connect()
+    try:
+        added = ", ".join(f"1 AS {name}" for name in columns)
+        connection.execute(f"CREATE TABLE q{TABLE} AS SELECT *, {added} FROM ({ONE_CAR})")
+        with pytest.raises(duckdb.InvalidInputException) as failed:
+            connection.execute(script("duckdb", f"q{TABLE}"))
+        connection.execute("ROLLBACK")
+        assert str(failed.value) == f"Invalid Input Error: {batch.OutputColumnsError(named)}"
+        tables = connection.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        assert tables == [(f"q{TABLE}",)]
+    finally:
+        connection.close()
+
+
 def test_the_postgresql_script_quotes_the_name_as_the_docs_say(postgres: RunningPostgres) -> None:
     """A table created without quotes is in lower case: found by its lower-case name only."""
     with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(
-            "CREATE TABLE MyCars AS SELECT 'low' AS buying, 'low' AS maint, '4' AS doors, "
-            "'more' AS persons, 'big' AS lug_boot, 'high' AS safety"
-        )
+        connection.execute(f"CREATE TABLE MyCars AS {ONE_CAR}")
         mixed_case = psql(postgres, script("postgresql", "MyCars"))
         assert mixed_case.returncode != 0
         assert 'relation "MyCars" does not exist' in mixed_case.stderr

@@ -287,6 +287,13 @@ def written_in_full(path: Path) -> Iterator[Path | IO[bytes]]:
         return
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
+        # Created here, so that a place that cannot be written is named as the user gave it,
+        # not by the temporary name Arrow would report.
+        temporary.touch()
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise BatchFileError(f"{path}: cannot write it ({reason})") from None
+    try:
         yield temporary
         os.replace(temporary, path)
     finally:

@@ -1,9 +1,9 @@
 """The command line on files as people have them, and on their mistakes and second thoughts.
 
 Spreadsheet exports (``;``, tab or ``|`` separated, CRLF or CR, a capitalised or padded header,
-Latin-1), standard input and output, ``--rejects`` naming the output or the input, a directory,
-and Ctrl+C or SIGTERM at any moment: each scores as the plain file does, or stops with one line, leaving
-nothing half-written.
+Latin-1), standard input and output, ``--rejects`` naming the output or the input, a directory, a
+place that cannot be written, and Ctrl+C or SIGTERM at any moment: each scores as the plain file
+does, or stops with one line, leaving nothing half-written.
 """
 
 from __future__ import annotations
@@ -206,6 +206,23 @@ def test_a_directory_is_named_as_one(capsys: pytest.CaptureFixture[str], tmp_pat
     assert (
         as_output.stderr == f"car-evaluation-model: error: {tmp_path / 'out.csv'}: is a directory; give a file name\n"
     )
+
+
+@pytest.mark.parametrize("unwritable", ["output", "rejects"])
+def test_a_place_that_cannot_be_written_is_named_as_given(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, unwritable: str
+) -> None:
+    """Not by the temporary name the output is written under. /sys takes no new file, even from root."""
+    refused = Path("/sys/out.csv")
+    with pytest.raises(OSError, match=r"probe\.csv") as probe:
+        refused.with_name("probe.csv").touch()
+    (tmp_path / "cars.csv").write_bytes(csv_bytes(cars_table(3)))
+    output, rejects = (refused, tmp_path / "rejects.csv") if unwritable == "output" else (tmp_path / "out.csv", refused)
+    completed = run(capsys, "score", tmp_path / "cars.csv", output, "--rejects", rejects)
+    assert completed.returncode == 1
+    reason = str(probe.value.strerror).lower()
+    assert completed.stderr == f"car-evaluation-model: error: {refused}: cannot write it ({reason})\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cars.csv"]
 
 
 def test_version_imports_neither_arrow_nor_scikit_learn() -> None:

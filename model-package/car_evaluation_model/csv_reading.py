@@ -58,6 +58,7 @@ class CsvHeader:
     names: list[str]  # as written, spaces and case included
     delimiter: str
     head: bytes  # the first bytes read, which the rows are read after again
+    only_header: bool  # the file ends with the header line (Arrow cannot skip one without a line end)
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -74,12 +75,14 @@ def read_header(stream: IO[bytes], name: str, encoding: str, delimiter: str | No
     # Incremental, so that a character cut at the end of the head is not an error.
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head)
     # The first line, whichever of \n, \r\n or a lone \r (old Macs) ends it, as Arrow reads the rows.
-    header_line = io.StringIO(text.removeprefix("\ufeff"), newline="").readline().rstrip("\r\n")
+    text = text.removeprefix("\ufeff")
+    first_line = io.StringIO(text, newline="").readline()
+    header_line = first_line.rstrip("\r\n")
     if "\ufffd" in header_line:
         raise FileEncodingError(f"{name}: its header is not {encoding} text")
     delimiter = delimiter or detect_delimiter(header_line)
     names = next(csv.reader([header_line], delimiter=delimiter))
-    return CsvHeader(names, delimiter, head)
+    return CsvHeader(names, delimiter, head, only_header=len(head) < HEAD_BYTES and first_line == text)
 
 
 class Replayed(io.RawIOBase):
@@ -119,6 +122,8 @@ def csv_batches(
     ``header`` was read from, which goes on after ``header.head``. ``block_bytes``: how much of
     the file Arrow reads and parses at a time (more is faster, less holds less memory).
     """
+    if header.only_header:
+        return
     invalid: list[pa_csv.InvalidRow] = []
 
     def invalid_row(row: pa_csv.InvalidRow) -> str:

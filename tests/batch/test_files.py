@@ -80,6 +80,7 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ),
     ("empty.csv", b"", "the file is empty"),
     ("header-only.csv", HEADER.encode(), "no rows to score"),
+    ("header-only-no-line-end.csv", HEADER.removesuffix("\n").encode(), "no rows to score"),
     ("no-safety.csv", b"id,buying,maint,doors,persons,lug_boot\n1,low,low,4,more,big\n", "no column safety"),
     (
         "one-column.csv",

@@ -54,9 +54,12 @@ def _terminated_as_exception() -> Iterator[None]:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0  # argparse would name this function in its message
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
     return value
 
 

@@ -158,6 +158,16 @@ def test_the_command_names_what_is_wrong_with_its_arguments(
     assert completed.stderr == f"car-evaluation-model: error: {says}\n"
 
 
+@pytest.mark.parametrize("value", ["abc", "1.5", "0", "-3"])
+def test_chunk_rows_must_be_a_whole_number_above_zero(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["score", "cars.csv", "out.csv", "--chunk-rows", value])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"car-evaluation-model score: error: argument --chunk-rows: must be a whole number above 0, not {value!r}"
+    )
+
+
 @pytest.mark.parametrize(
     ("column", "values", "arrow_type"),
     [

@@ -343,14 +343,14 @@ def _outputs(
 ) -> dict[Path, FileFormat]:
     """Each output's format (``-``: the input's), once every output is known to be writable and distinct."""
     paths = [output_path] if rejects_path is None else [output_path, rejects_path]
-    outputs = {path: input_format if path == STDIO else format_of(path) for path in paths}
-    for path in paths:
+    for path in paths:  # before the format, which a directory's name does not have
         if path == STDIO:
             continue
         if path.is_dir():
             raise BatchFileError(f"{path}: is a directory; give a file name")
         if not path.parent.is_dir():
             raise BatchFileError(f"{path}: no such directory")
+    outputs = {path: input_format if path == STDIO else format_of(path) for path in paths}
     # Standard input and standard output are two streams: "- -" is a pipe, not one file twice.
     if STDIO not in (input_path, output_path) and _same(output_path, input_path):
         raise BatchFileError(f"{output_path} is the input: give the scored rows a file of their own")

@@ -145,6 +145,8 @@ def test_the_upload_refuses_a_malformed_file_with_a_422_naming_it(
         (["score", "cars.txt", "out.csv"], "cars.txt: unsupported format '.txt'; use .csv or .parquet"),
         (["score", "cars.csv", "out.json"], "out.json: unsupported format '.json'; use .csv or .parquet"),
         (["score", "cars.csv", "nowhere/out.csv"], "nowhere/out.csv: no such directory"),
+        (["score", "cars.csv", "scored/"], "scored: is a directory; give a file name"),
+        (["score", "cars.csv", "out.csv", "--rejects", "scored"], "scored: is a directory; give a file name"),
     ],
 )
 def test_the_command_names_what_is_wrong_with_its_arguments(
@@ -153,6 +155,7 @@ def test_the_command_names_what_is_wrong_with_its_arguments(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cars.csv").write_bytes(csv_bytes(cars_table(3)))
     (tmp_path / "cars.txt").write_bytes(csv_bytes(cars_table(3)))
+    (tmp_path / "scored").mkdir()
     completed = run(capsys, *arguments)
     assert completed.returncode == 1
     assert completed.stderr == f"car-evaluation-model: error: {says}\n"

@@ -3,7 +3,8 @@
 Exit status: 0 when the file was scored (invalid rows are counted, not fatal), 1 with a
 one-line message when it could not be (no such file, unreadable format, missing column),
 2 for a wrong command line, 130 when interrupted (Ctrl+C), 143 when terminated (SIGTERM: a
-timeout, ``kill``, ``docker stop``), each leaving no output behind.
+timeout, ``kill``, ``docker stop``), each leaving no output behind; 141, silently, when the
+reader of standard output stopped reading (``| head``), as a program ended by SIGPIPE.
 
 Arrow, pandas and scikit-learn are imported only when a file is scored, so that ``--version``
 and ``--help`` answer at once, and Ctrl+C while they load is the same one line as later.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -33,6 +35,7 @@ from car_evaluation_model.version import __version__
 
 PROG = "car-evaluation-model"
 TERMINATED_STATUS = 128 + signal.SIGTERM
+READER_GONE_STATUS = 128 + signal.SIGPIPE
 
 
 class Terminated(BaseException):
@@ -109,7 +112,8 @@ included) is printed at the end.
 
 Exit status: 0 when the file was scored, even with rejected rows; 1 with a one-line
 message when it could not be (no such file, unreadable format, a missing column);
-130 when interrupted (Ctrl+C), 143 when terminated (SIGTERM), leaving no OUTPUT.""",
+130 when interrupted (Ctrl+C), 143 when terminated (SIGTERM), leaving no OUTPUT;
+141, silently, when the reader of OUTPUT - stopped reading (| head).""",
     )
     score.add_argument("input", type=Path, metavar="INPUT", help="the .csv or .parquet file to score (-: stdin)")
     score.add_argument(
@@ -168,6 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print(f"{PROG}: terminated", file=sys.stderr)
         return TERMINATED_STATUS
+    except BrokenPipeError:
+        # Not an error of the file. Python's recipe (the signal module's note on SIGPIPE): standard
+        # output onto devnull, so that its flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return READER_GONE_STATUS
 
 
 def print_sql(table: str, dialect: SqlDialect) -> int:
@@ -203,6 +212,8 @@ def score(arguments: argparse.Namespace, started: float) -> int:
             bar.close()
             print(f"{PROG}: error: {error}; give its encoding, such as --encoding {error.likely}", file=sys.stderr)
             return 1
+        except BrokenPipeError:
+            raise  # main's: the reader of standard output is gone
         except (BatchFileError, OSError, LookupError) as error:
             bar.close()
             print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -151,6 +151,26 @@ def test_stdin_and_stdout_are_dash(tmp_path: Path, suffix: str) -> None:
     assert completed.stderr.decode().startswith("rows 30, scored 27, rejected 3, ")  # the summary leaves stdout alone
 
 
+def test_a_reader_of_stdout_that_stops_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``score cars.csv - | head -1``: status 141, as a program SIGPIPE ends, and nothing on stderr.
+
+    The rows are more than a pipe holds, so that the command is still writing when the reader goes.
+    """
+    source = tmp_path / "cars.csv"
+    source.write_bytes(csv_bytes(cars_table(20_000)))
+    with subprocess.Popen(
+        [str(COMMAND), "score", source, "-", "--chunk-rows", "100"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as command:
+        assert command.stdout is not None
+        assert command.stderr is not None
+        assert command.stdout.readline().startswith(b'"id","buying"')
+        command.stdout.close()
+        assert command.wait(timeout=DEADLINE_S) == 128 + signal.SIGPIPE
+        assert command.stderr.read() == b""
+
+
 @pytest.mark.parametrize("same_as", ["output", "input"])
 def test_rejects_into_the_output_or_the_input_are_refused_before_anything_is_written(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, same_as: str

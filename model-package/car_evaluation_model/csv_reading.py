@@ -33,8 +33,7 @@ Reopen = Callable[[], AbstractContextManager[IO[bytes]]]
 class FileEncodingError(BatchFileError):
     """Text not in the file's encoding; ``row`` counts data rows from 1 (None: the header or unknown).
 
-    ``likely`` is the encoding to suggest: Latin-1, which many spreadsheets save and which reads
-    any bytes, unless the file looks like UTF-16.
+    ``likely`` is the encoding to suggest (``likely_encoding``), UTF-16 when the file looks like it.
     """
 
     def __init__(
@@ -44,6 +43,19 @@ class FileEncodingError(BatchFileError):
         self.row = row
         self.column = column
         self.likely = likely
+
+
+def likely_encoding(data: bytes) -> str:
+    """cp1252 when ``data`` reads as it, else Latin-1, which reads any bytes.
+
+    cp1252 is what Windows spreadsheets save: its 0x80-0x9F are the euro sign, curly quotes and
+    dashes, which Latin-1 would read as invisible control characters.
+    """
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
 
 
 def one_line(text: str) -> str:
@@ -79,7 +91,7 @@ def read_header(stream: IO[bytes], name: str, encoding: str, delimiter: str | No
     first_line = io.StringIO(text, newline="").readline()
     header_line = first_line.rstrip("\r\n")
     if "\ufffd" in header_line:
-        raise FileEncodingError(f"{name}: its header is not {encoding} text")
+        raise FileEncodingError(f"{name}: its header is not {encoding} text", likely=likely_encoding(head))
     delimiter = delimiter or detect_delimiter(header_line)
     names = next(csv.reader([header_line], delimiter=delimiter))
     return CsvHeader(names, delimiter, head, only_header=len(head) < HEAD_BYTES and first_line == text)
@@ -167,13 +179,14 @@ def as_text(column: pa.Array, field: str, rows_before: int, *, name: str, encodi
     try:
         return column.cast(pa.string())
     except pa.ArrowInvalid:
-        for index, value in enumerate(column.to_pylist()):
+        values = [value or b"" for value in column.to_pylist()]
+        for index, value in enumerate(values):
             try:
-                (value or b"").decode("utf-8")
+                value.decode("utf-8")
             except UnicodeDecodeError:
                 row = rows_before + index + 1
                 message = f"{name}: row {row} (column {field}) is not {encoding} text"
-                raise FileEncodingError(message, row, field) from None
+                raise FileEncodingError(message, row, field, likely_encoding(b"\n".join(values))) from None
         raise
 
 

@@ -104,22 +104,45 @@ def test_two_columns_naming_one_feature_are_refused(capsys: pytest.CaptureFixtur
     )
 
 
-def test_a_latin_1_file_names_its_row_and_the_option_that_reads_it(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("owner", "suggested"),
+    [
+        ("Zoë".encode("cp1252"), "cp1252"),  # the same byte in Latin-1
+        ("€ price".encode("cp1252"), "cp1252"),  # 0x80: a control character in Latin-1
+        (b"Zo\xeb \x81", "latin-1"),  # 0x81 is no character in cp1252
+    ],
+)
+def test_a_file_in_another_encoding_names_its_row_and_the_option_that_reads_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, owner: bytes, suggested: str
 ) -> None:
-    content = "buying;maint;doors;persons;lug_boot;safety;owner\r\n" + "low;low;4;more;big;high;Ana\r\n" * 3
-    content += "low;low;4;more;big;high;Zoë\r\n"
-    (tmp_path / "cars.csv").write_bytes(content.encode("latin-1"))
+    content = b"buying;maint;doors;persons;lug_boot;safety;owner\r\n" + b"low;low;4;more;big;high;Ana\r\n" * 3
+    (tmp_path / "cars.csv").write_bytes(content + b"low;low;4;more;big;high;" + owner + b"\r\n")
     refused = run(capsys, "score", tmp_path / "cars.csv", tmp_path / "out.csv")
     assert refused.returncode == 1
     assert refused.stderr == (
         "car-evaluation-model: error: cars.csv: row 4 (column owner) is not utf-8 text; "
-        "give its encoding, such as --encoding latin-1\n"
+        f"give its encoding, such as --encoding {suggested}\n"
     )
     assert not (tmp_path / "out.csv").exists()
-    read = run(capsys, "score", tmp_path / "cars.csv", tmp_path / "out.csv", "--encoding", "latin-1")
+    read = run(capsys, "score", tmp_path / "cars.csv", tmp_path / "out.csv", "--encoding", suggested)
     assert read.returncode == 0, read.stderr
-    assert pa_csv.read_csv(tmp_path / "out.csv")["owner"].to_pylist()[-1] == "Zoë"
+    assert pa_csv.read_csv(tmp_path / "out.csv")["owner"].to_pylist()[-1] == owner.decode(suggested)
+
+
+@pytest.mark.parametrize(("column", "suggested"), [("Prix €".encode("cp1252"), "cp1252"), (b"Preis \x81", "latin-1")])
+def test_a_header_in_another_encoding_gets_the_option_that_reads_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, column: bytes, suggested: str
+) -> None:
+    content = b"buying,maint,doors,persons,lug_boot,safety," + column + b"\nlow,low,4,more,big,high,1\n"
+    (tmp_path / "cars.csv").write_bytes(content)
+    refused = run(capsys, "score", tmp_path / "cars.csv", tmp_path / "out.csv")
+    assert refused.stderr == (
+        "car-evaluation-model: error: cars.csv: its header is not utf-8 text; "
+        f"give its encoding, such as --encoding {suggested}\n"
+    )
+    read = run(capsys, "score", tmp_path / "cars.csv", tmp_path / "out.csv", "--encoding", suggested)
+    assert read.returncode == 0, read.stderr
+    assert column.decode(suggested) in pa_csv.read_csv(tmp_path / "out.csv").column_names
 
 
 def test_the_reader_for_the_service_reads_a_stream_in_chunks() -> None:

@@ -16,9 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from app.api.inputs import invalid_json, unsupported_media_type
-from app.errors import JSON_MEDIA_TYPE, UNPROCESSABLE, ApiError, error_response
-from app.request_state import access_log_fields, header
+from app.errors import UNPROCESSABLE, ApiError, error_response
+from app.request_state import access_log_fields
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS, echo
 
 # nginx's code for "client closed the request": logged, never seen by a client.
@@ -39,21 +38,8 @@ async def _http_exception(request: Request, error: Exception) -> Response:
 
 async def _request_validation(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    problems = error.errors()
-    if len(problems) == 1 and _not_json(problems[0]):  # what /predict answers such a body: a 415
-        content_type = header(request.scope, b"content-type")
-        return error_response(unsupported_media_type(content_type, JSON_MEDIA_TYPE), request.scope)
-    if len(problems) == 1 and problems[0]["type"] == "json_invalid" and problems[0]["loc"][0] == "body":
-        # /predict's 422, with the parser's reason and where it stopped.
-        reason = problems[0].get("ctx", {}).get("error", "")
-        return error_response(invalid_json(f"{reason} at character {problems[0]['loc'][-1]}"), request.scope)
-    details = [_detail(problem) for problem in problems[:MAX_LISTED_ERRORS]]
+    details = [_detail(problem) for problem in error.errors()[:MAX_LISTED_ERRORS]]
     return error_response(ApiError(UNPROCESSABLE, details), request.scope)
-
-
-def _not_json(problem: Mapping[str, Any]) -> bool:
-    """A body model given the raw bytes of a body not sent as JSON (FastAPI parses only JSON)."""
-    return tuple(problem["loc"]) == ("body",) and isinstance(problem.get("input"), bytes)
 
 
 def _detail(problem: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 from loguru import logger
@@ -32,7 +33,6 @@ from app.request_state import answer_headers
 # Only for an app run without its lifespan (uvicorn --lifespan off): the settings of the environment.
 environment_settings = cache(Settings)
 
-REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 KINDS = {400: "http_invalid", 408: "request_timeout", 431: "headers_too_large"}
 
 
@@ -133,7 +133,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # No route owns a request refused before its head is read: the default shape.
         status, body = DETAIL.render(ApiError.single(status, [location], message, KINDS[status]))
         head = [
-            b"HTTP/1.1 %d %s" % (status, REASONS[status]),
+            b"HTTP/1.1 %d %s" % (status, HTTPStatus(status).phrase.encode()),
             b"content-type: application/json",
             b"content-length: %d" % len(body),
             b"connection: close",

@@ -30,7 +30,7 @@ CLASS_COUNT = len(CLASSES)
 NO_PREDICTION = -1  # no code is negative: where SQLite's ledger marks a row without a prediction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as ``Frame``: one is made for every answered request
 class RecordedBatch:
     """One answered batch: the request, and per answered row its index, car, class and probabilities.
 
@@ -73,25 +73,27 @@ def encode(
     batch: RecordedBatch, codes: array[int], rows: Sequence[int], answers: Sequence[tuple[int, Sequence[float]]]
 ) -> bytes:
     """The frame of ``batch``; ``answers`` are the (position, probabilities) to store with it."""
-    strings = [
-        batch.request_id.encode(),
-        (batch.v2_id or "").encode(),
-        batch.route.encode(),
-        batch.model_version.encode(),
-    ]
+    request_id = batch.request_id.encode()
+    v2_id = b"" if batch.v2_id is None else batch.v2_id.encode()
+    route = batch.route.encode()
+    version = batch.model_version.encode()
     first, indices = _first_row_and_indices(rows)
     flags = HAS_V2_ID if batch.v2_id is not None else 0
-    body = [b"".join(strings), codes.tobytes()]
     if indices is not None:
         flags |= HAS_ROW_INDICES
-        body.append(indices.tobytes())
+        row_bytes = indices.tobytes()
     elif first:
         flags |= HAS_FIRST_ROW
-        body.append(FIRST_ROW.pack(first))
-    body.extend(ANSWER.pack(position, *probabilities) for position, probabilities in answers)
-    payload = b"".join(body)
-    header = HEADER.pack(HEADER.size + len(payload), batch.time, len(codes), flags, *map(len, strings), len(answers))
-    return header + payload
+        row_bytes = FIRST_ROW.pack(first)
+    else:
+        row_bytes = b""
+    answer_bytes = b"".join([ANSWER.pack(position, *probabilities) for position, probabilities in answers])
+    parts = (request_id, v2_id, route, version, codes.tobytes(), row_bytes, answer_bytes)
+    length = HEADER.size + sum(map(len, parts))
+    header = HEADER.pack(
+        length, batch.time, len(codes), flags, len(request_id), len(v2_id), len(route), len(version), len(answers)
+    )
+    return b"".join((header, *parts))
 
 
 @dataclass(frozen=True, slots=True)

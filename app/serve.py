@@ -32,10 +32,11 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
-from uvicorn.main import main as uvicorn_command
+from uvicorn.main import main as uvicorn_main
 
 from app.config import InvalidSettingsError, Settings, load_settings
 from app.ledger.settings import LedgerDirectoryError
@@ -44,13 +45,25 @@ from app.metrics.files import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
 
 UVICORN_LOGGING = Path(__file__).with_name("uvicorn_logging.json")
 PROG = "python -m app"
+APP = "app.main:app"
 USAGE_ERROR = 2  # a wrong command line or setting, as click and argparse exit
 STARTUP_FAILURE = 1  # the service could not start: its address is taken, or a ledger directory cannot be made
 
 
+def service_command() -> click.Command:
+    """uvicorn's command with the app given: every option of uvicorn's, and no ``APP`` argument to ask for."""
+    assert uvicorn_main.callback is not None  # a click command made from a function
+    return click.Command(
+        PROG,
+        context_settings=uvicorn_main.context_settings,  # UVICORN_* variables for its options
+        params=[param for param in uvicorn_main.params if param.name != "app"],
+        callback=partial(uvicorn_main.callback, app=APP),
+        help=f"Run the car-evaluation service ({APP}) with uvicorn. Every uvicorn option applies.",
+    )
+
+
 def default_arguments(settings: Settings) -> list[str]:
     return [
-        "app.main:app",
         "--http",
         "app.server_protocol:GuardedHttpToolsProtocol",
         "--timeout-graceful-shutdown",
@@ -89,7 +102,7 @@ def address_in_use(arguments: Sequence[str]) -> str | None:
     """
     if {"--help", "--version"} & set(arguments):
         return None
-    context = uvicorn_command.make_context(PROG, list(arguments), resilient_parsing=True)
+    context = service_command().make_context(PROG, list(arguments), resilient_parsing=True)
     host, port = context.params.get("host"), context.params.get("port")
     if context.params.get("uds") or context.params.get("fd") is not None or host is None or port is None:
         return None
@@ -140,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if worker_count(arguments) > 1 or multiprocess_dir() is not None:
             stack.enter_context(metrics_directory())
         try:
-            uvicorn_command.main(args=arguments, prog_name=PROG, standalone_mode=False)
+            service_command().main(args=arguments, prog_name=PROG, standalone_mode=False)
         except click.ClickException as error:
             error.show()
             return error.exit_code

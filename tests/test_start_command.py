@@ -202,6 +202,31 @@ def test_a_port_in_use_is_one_line_with_the_way_to_choose_another_before_the_mod
     assert not [line for line in imported if "car_evaluation_model" in line]
 
 
+def test_help_lists_uvicorns_options_and_asks_for_no_app() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "app", "--help"],
+        cwd=REPO_ROOT,
+        env=environment_without_uvicorns(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert run.returncode == 0
+    usage = run.stdout.splitlines()[0]
+    assert usage == "Usage: python -m app [OPTIONS]"
+    assert "--workers INTEGER" in run.stdout
+    assert "--forwarded-allow-ips" in run.stdout
+
+
+def test_an_argument_that_is_no_option_is_a_usage_error_before_the_model_loads() -> None:
+    status, stderr = start(["app.main:app"], {}, python_options=("-X", "importtime"))
+    said = [line for line in stderr.splitlines() if line.strip() and not line.startswith("import time:")]
+    assert status == 2
+    assert said[-1] == "Error: Got unexpected extra argument (app.main:app)"
+    assert not [line for line in stderr.splitlines() if "car_evaluation_model" in line]
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_two_workers_stopped_cleanly_leave_no_temporary_directory(tmp_path: Path, stop: signal.Signals) -> None:
     temporary = tmp_path / "tmp"

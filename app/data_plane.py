@@ -143,9 +143,10 @@ class AccessLineRecorder:
     def answered(self, call: Call, answer: Answered) -> None:
         fields = call.log_fields
         fields["rows"] = fields.get("rows", 0) + len(answer.rows.positions)
-        classes: Counter[str] = Counter(fields.get("classes", {}))
-        classes.update(answer.classes)
-        fields.update(model_version=answer.version, classes=dict(classes))
+        fields["model_version"] = answer.version
+        classes = fields.setdefault("classes", {})
+        for label, count in answer.classes.items():
+            classes[label] = classes.get(label, 0) + count
 
     def refused(self, call: Call, refusal: Refused) -> None:
         fields = call.log_fields

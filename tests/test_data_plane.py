@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import Any
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from app.data_plane import Answered, Call, Refused
+from app.data_plane import AccessLineRecorder, Answered, Call, Refused
 from app.main import create_app
 from car_evaluation_model import __version__ as model_version
 from car_evaluation_model import make_prediction
@@ -108,3 +109,19 @@ def test_the_positions_are_the_cars(recorded_client: TestClient, seen: Seen) -> 
     [(_, answer)] = seen.answers
     frame = trained_table().domain.frame(list(answer.rows.positions))
     assert frame[list(FEATURES)].to_dict("records") == [{name: str(car[name]) for name in FEATURES} for car in CARS]
+
+
+def test_the_access_line_adds_up_a_files_tables_answered_and_refused() -> None:
+    table = trained_table()
+    call = Call("file-request", "predict file", "v1")
+    recorder = AccessLineRecorder()
+    first, second = (make_prediction(input_data=CARS[:count], keep_rows=True) for count in (3, 2))
+    for result in (first, second):
+        classes = Counter(result["predictions"] or [])
+        recorder.answered(call, Answered(model_version, result["input_rows"], classes))
+    recorder.refused(
+        call, Refused(request_rows=4, refused_rows=1, errors=1, problems={("buying", "value_not_allowed"): 1})
+    )
+    expected = Counter(table.labels[position] for position in first["input_rows"].positions)
+    expected.update(table.labels[position] for position in second["input_rows"].positions)
+    assert call.log_fields == {"rows": 6, "model_version": model_version, "classes": dict(expected), "errors": 1}

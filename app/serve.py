@@ -93,16 +93,16 @@ def metrics_directory() -> Iterator[Path]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def address_in_use(arguments: Sequence[str]) -> str | None:
+def address_in_use(command: click.Command, arguments: Sequence[str]) -> str | None:
     """Why uvicorn could not bind the address the arguments give, or None when it can.
 
-    Read with uvicorn's own options (``UVICORN_HOST``, ``UVICORN_PORT`` included) and bound as
+    Read with ``command``'s options, uvicorn's own (``UVICORN_HOST``, ``UVICORN_PORT`` included) and bound as
     uvicorn binds (``SO_REUSEADDR``), then let go: an address taken is found before the app
     and its model load. A Unix socket or an inherited descriptor is left to uvicorn.
     """
     if {"--help", "--version"} & set(arguments):
         return None
-    context = service_command().make_context(PROG, list(arguments), resilient_parsing=True)
+    context = command.make_context(PROG, list(arguments), resilient_parsing=True)
     host, port = context.params.get("host"), context.params.get("port")
     if context.params.get("uds") or context.params.get("fd") is not None or host is None or port is None:
         return None
@@ -142,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return STARTUP_FAILURE
     arguments = [*default_arguments(settings), *(sys.argv[1:] if argv is None else argv)]
-    if (problem := address_in_use(arguments)) is not None:
+    command = service_command()
+    if (problem := address_in_use(command, arguments)) is not None:
         print(
             f"{PROG}: error: {problem}; choose another port: {PROG} --port 9000 (tox -e run -- --port 9000)",
             file=sys.stderr,
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if worker_count(arguments) > 1 or multiprocess_dir() is not None:
             stack.enter_context(metrics_directory())
         try:
-            service_command().main(args=arguments, prog_name=PROG, standalone_mode=False)
+            command.main(args=arguments, prog_name=PROG, standalone_mode=False)
         except click.ClickException as error:
             error.show()
             return error.exit_code

@@ -25,7 +25,15 @@ def start(
     arguments: list[str], environment: dict[str, str], *, python_options: tuple[str, ...] = ()
 ) -> tuple[int, str]:
     """``python -m app`` run to its end: its exit status and what it wrote to stderr."""
-    run = subprocess.run(
+    run = run_to_end(arguments, environment, python_options=python_options)
+    return run.returncode, run.stderr
+
+
+def run_to_end(
+    arguments: list[str], environment: dict[str, str], *, python_options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``python -m app`` run to its end, in the test's environment less uvicorn's options."""
+    return subprocess.run(
         [sys.executable, *python_options, "-m", "app", *arguments],
         cwd=REPO_ROOT,
         env={**environment_without_uvicorns(), **environment},
@@ -34,7 +42,6 @@ def start(
         timeout=RUN_TIMEOUT_S,
         check=False,
     )
-    return run.returncode, run.stderr
 
 
 def environment_without_uvicorns() -> dict[str, str]:
@@ -203,15 +210,7 @@ def test_a_port_in_use_is_one_line_with_the_way_to_choose_another_before_the_mod
 
 
 def test_help_lists_uvicorns_options_and_asks_for_no_app() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "app", "--help"],
-        cwd=REPO_ROOT,
-        env=environment_without_uvicorns(),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    run = run_to_end(["--help"], {})
     assert run.returncode == 0
     usage = run.stdout.splitlines()[0]
     assert usage == "Usage: python -m app [OPTIONS]"

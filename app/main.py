@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -23,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from app import __version__ as api_version
 from app.access_log import access_log_for
 from app.api.main import routers
+from app.api.routes.ledger import PERFORMANCE_QUERIES_AT_ONCE
 from app.api.routing import error_shape_of
 from app.collector import collector_tuned
 from app.config import SETTINGS_STATE_KEY, Settings, load_settings
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.model_facts = ModelFacts(registry) if registry is not None else None
     app.state.ledger_metrics = LedgerMetrics(registry)
     app.state.ledger = None  # opened in the lifespan, in each worker
+    app.state.performance_queries = CapacityLimiter(PERFORMANCE_QUERIES_AT_ONCE)
     # What a scrape reads from a database (the ledger's live performance): the same in every
     # worker, so kept out of the multiprocess files, and read off the event loop.
     app.state.scrape_time_registry = CollectorRegistry() if registry is not None else None

@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import io
 import secrets
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.metrics import accuracy_score, confusion_matrix
 
+from app.api.routes.ledger import PERFORMANCE_QUERIES_AT_ONCE
 from app.api.routes.predict_file import CHUNK_ROWS
 from app.config import Settings
 from app.ledger.cars import CLASSES
@@ -239,3 +243,31 @@ def test_performance_takes_any_time_of_the_calendar_and_refuses_one_out_of_range
     [detail] = refused.json()["detail"]
     assert detail["loc"] == ["query", "until"]
     assert "out of range once in UTC" in detail["msg"]
+
+
+def test_a_worker_runs_a_bounded_number_of_performance_queries_at_once(
+    served: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = served.app.state.ledger  # type: ignore[attr-defined]
+    read_performance = ledger.performance
+    lock, running, most_at_once = threading.Lock(), 0, 0
+
+    def slow_performance(*filters: Any) -> list[dict[str, Any]]:
+        nonlocal running, most_at_once
+        with lock:
+            running += 1
+            most_at_once = max(most_at_once, running)
+        try:
+            time.sleep(0.3)  # every request arrives while the first queries run
+            return read_performance(*filters)  # type: ignore[no-any-return]
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(ledger, "performance", slow_performance)
+    asking = 4 * PERFORMANCE_QUERIES_AT_ONCE
+    with ThreadPoolExecutor(asking) as clients:
+        answers = list(clients.map(lambda _: served.get(f"{API}/performance"), range(asking)))
+
+    assert [answer.status_code for answer in answers] == [200] * asking
+    assert most_at_once == PERFORMANCE_QUERIES_AT_ONCE

@@ -3,7 +3,9 @@
 Both read the ledger the app's lifespan opened (``app.ledger_recorder`` records every
 prediction into it); with ``LEDGER_URL=off`` they answer 404. The ledger's database calls block,
 so they run in the thread pool. Labels need the bearer token ``FEEDBACK_TOKEN``; without one
-set, the route refuses every call. Performance is read without a token, as ``/metrics`` is.
+set, the route refuses every call. Performance is read without a token, as ``/metrics`` is, so
+a worker runs at most ``PERFORMANCE_QUERIES_AT_ONCE`` of its queries at a time, whoever asks:
+the others wait their turn, off the thread pool, and the database's load stays bounded.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +37,8 @@ from app.schemas.errors import ErrorResponse
 from app.schemas.ledger import FeedbackRequest, FeedbackResponse, PerformanceResponse
 from car_evaluation_model.processing.validation import MAX_LISTED_ERRORS
 
+PERFORMANCE_QUERIES_AT_ONCE = 2  # per worker; each reads every prediction in its time range
+
 router = RouterWithHead(tags=["ledger"])
 bearer = HTTPBearer(auto_error=False, description="The service's FEEDBACK_TOKEN.")
 
@@ -45,6 +51,14 @@ async def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def performance_queries(request: Request) -> CapacityLimiter:
+    limiter: CapacityLimiter = request.app.state.performance_queries
+    return limiter
+
+
+PerformanceQueriesDep = Annotated[CapacityLimiter, Depends(performance_queries)]
 UtcTime = Annotated[datetime, AfterValidator(utc_time)]
 
 
@@ -142,7 +156,9 @@ def _feedback_request(payload: Any) -> FeedbackRequest:
 
 @router.get("/performance", response_model=PerformanceResponse, responses={code: ERRORS[code] for code in (404, 503)})
 async def performance(
+    *,
     ledger: LedgerDep,
+    queries: PerformanceQueriesDep,
     model_version: Annotated[str | None, Query(description="Only this model version.")] = None,
     route: Annotated[RouteName | None, Query(description="Only predictions of this route.")] = None,
     since: Annotated[UtcTime | None, Query(description="From this time on (ISO 8601; UTC without a zone).")] = None,
@@ -150,5 +166,7 @@ async def performance(
 ) -> PerformanceResponse:
     """Live accuracy per model version, from the recorded predictions and their latest labels."""
     with answered_503_when_unreachable():
-        versions = await run_in_threadpool(ledger.performance, model_version, route, since, until)
+        versions = await anyio.to_thread.run_sync(
+            ledger.performance, model_version, route, since, until, limiter=queries
+        )
     return PerformanceResponse.model_validate({"versions": versions})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -86,7 +87,12 @@ def import_debian_base(podman: Podman, rootfs: Path, reference: str) -> str:
         timeout=SLOW_COMMAND_TIMEOUT_S,
     )
     try:
-        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+        # debootstrap unmounts the /proc it mounted in the rootfs as it ends, unless something
+        # holds it busy: archived, a /proc would bring the host's processes (and its
+        # /proc/kcore, as large as the address space) into the image, and rmtree cannot delete it.
+        unmount_under(rootfs)
+        archive = ["tar", "--one-file-system", "-C", str(rootfs), "-c", "."]
+        with subprocess.Popen(archive, stdout=subprocess.PIPE) as tar:
             imported = subprocess.run(
                 podman.command("import", "--change", IMPORT_PATH, "-", reference),
                 stdin=tar.stdout,
@@ -100,6 +106,26 @@ def import_debian_base(podman: Podman, rootfs: Path, reference: str) -> str:
     finally:
         shutil.rmtree(rootfs)  # 275 MB, now in podman's storage
     return reference
+
+
+def mounts_under(directory: Path) -> list[Path]:
+    """What is mounted at or below ``directory``, the deepest first (``/proc/self/mountinfo``)."""
+    root = directory.resolve()
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        for line in mountinfo:
+            # The fifth field, with space, tab, newline and backslash written as octal escapes.
+            mount_point = Path(re.sub(r"\\([0-7]{3})", lambda escape: chr(int(escape[1], 8)), line.split()[4]))
+            if mount_point == root or root in mount_point.parents:
+                found.append(mount_point)
+    return sorted(found, key=lambda mount_point: len(mount_point.parts), reverse=True)
+
+
+def unmount_under(directory: Path) -> None:
+    """Detach whatever is mounted at or below ``directory``, even while something holds it busy."""
+    for mount_point in mounts_under(directory):
+        unmount = ["umount", "--lazy", str(mount_point)]
+        subprocess.run(unmount, check=True, capture_output=True, timeout=COMMAND_TIMEOUT_S)
 
 
 def build_image(

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app.ledger.cars import CLASSES, cars_at, feature_names
-from app.ledger.performance import LATEST_LABELS, prediction_filter
-from app.ledger.store import Store
+from app.ledger.performance import LATEST_LABELS, PredictionFilter, prediction_filter, predictions
+from app.ledger.store import RequestIdColumns, Store
 
 CHUNK_ROWS = 100_000
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -34,28 +34,28 @@ SCHEMA = pa.schema(
 )
 
 
-def export_sql(where: str) -> str:
+def export_sql(request_id: RequestIdColumns, prediction: PredictionFilter) -> str:
     return f"""
-    WITH latest AS ({LATEST_LABELS})
+    WITH latest AS ({LATEST_LABELS}), {predictions(request_id, prediction.in_range)}
     SELECT p.time, p.request_id, p.v2_id, p.row, v.name, r.name, p.version_id, p.position, p.class, l.label, l.time
-    FROM ledger_prediction_rows p
+    FROM predictions p
     JOIN ledger_versions v ON v.id = p.version_id
     JOIN ledger_routes r ON r.id = p.route_id
     LEFT JOIN latest l ON l.request_id = p.request_id AND l.row = p.row
-    WHERE {where}
+    WHERE {prediction.where}
     ORDER BY p.time, p.request_id, p.row"""
 
 
 def export(store: Store, out: Path, *, since: datetime | None = None, until: datetime | None = None) -> int:
     """Write the predictions made in [since, until) with their latest labels to ``out``; the row count."""
     answers = _answers(store)
-    where, parameters = prediction_filter(
+    prediction = prediction_filter(
         None,
         None,
         None if since is None else store.time_value(since),
         None if until is None else store.time_value(until),
     )
-    rows = store.query(export_sql(where), parameters)
+    rows = store.query(export_sql(store.REQUEST_ID, prediction), prediction.parameters)
     count = 0
     with pq.ParquetWriter(out, SCHEMA) as writer:
         for chunk in _chunks(rows):

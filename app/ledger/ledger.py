@@ -116,14 +116,15 @@ class Ledger:
         until: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """Per model version: predictions, labelled, accuracy, estimates, confusion matrix, per class."""
-        where, parameters = prediction_filter(
+        prediction = prediction_filter(
             model_version,
             route,
             None if since is None else self.store.time_value(since),
             None if until is None else self.store.time_value(until),
         )
         with database_reached():
-            return summarise(self.store.query(performance_sql(where), parameters))
+            rows = self.store.query(performance_sql(self.store.REQUEST_ID, prediction), prediction.parameters)
+            return summarise(rows)
 
     def export(self, out: Path, since: datetime | None = None, until: datetime | None = None) -> int:
         return export(self.store, out, since=since, until=until)

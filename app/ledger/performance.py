@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.ledger.cars import CLASSES
+from app.ledger.store import RequestIdColumns
 
 LATEST_LABELS = """
     SELECT request_id, row, label, time FROM (
@@ -19,13 +20,22 @@ LATEST_LABELS = """
                row_number() OVER (PARTITION BY request_id, row ORDER BY id DESC) AS newest
         FROM ledger_labels) AS ranked
     WHERE newest = 1"""
+PREDICTION_COLUMNS = "time, request_id, v2_id, version_id, route_id, row, position, class"
 
 
-def prediction_filter(
-    model_version: str | None, route: str | None, since: Any, until: Any
-) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause over ``ledger_prediction_rows p`` joined with versions ``v`` and routes ``r``."""
-    conditions, parameters = ["TRUE"], {}
+# Of a row recorded twice, the latest record first; the other keys only make a tie come out the same way.
+NEWEST_FIRST = "time DESC, version_id DESC, route_id DESC, position DESC, class DESC, v2_id DESC"
+
+
+@dataclass(frozen=True)
+class PredictionFilter:
+    in_range: str  # over ``time``, which a batch of ``ledger_predictions`` and a row of the view both have
+    where: str  # over the versions ``v`` and the routes ``r``
+    parameters: dict[str, Any]
+
+
+def prediction_filter(model_version: str | None, route: str | None, since: Any, until: Any) -> PredictionFilter:
+    conditions, in_range, parameters = ["TRUE"], ["TRUE"], {}
     for column, name, value in (
         ("v.name", "model_version", model_version),
         ("r.name", "route", route),
@@ -34,28 +44,56 @@ def prediction_filter(
             conditions.append(f"{column} = :{name}")
             parameters[name] = value
     if since is not None:
-        conditions.append("p.time >= :since")
+        in_range.append("time >= :since")
         parameters["since"] = since
     if until is not None:
-        conditions.append("p.time < :until")
+        in_range.append("time < :until")
         parameters["until"] = until
-    return " AND ".join(conditions), parameters
+    return PredictionFilter(" AND ".join(in_range), " AND ".join(conditions), parameters)
 
 
-def performance_sql(where: str) -> str:
+def predictions(request_id: RequestIdColumns, in_range: str) -> str:
+    """Common table expressions ending in ``predictions``: the rows of the view recorded ``in_range``.
+
+    A request id and row identify a prediction, as they identify a label's row. One recorded
+    twice (a request answered twice: retried by nginx on another replica after a worker died
+    between recording and answering it, or sent again by a client with the same id) is one
+    prediction, its latest record in the range. The repeated ids are found among the batches of
+    ``ledger_predictions``, grouped by their stored columns, not among rows; only their rows are
+    ranked. ``IS TRUE`` keeps PostgreSQL from making that test a join, which it would plan
+    by sorting every batch.
+    """
+    return f"""repeated AS (
+        SELECT {request_id.shown} AS request_id FROM ledger_predictions
+        WHERE {in_range}
+        GROUP BY {request_id.stored} HAVING count(*) > 1),
+    predictions AS (
+        SELECT {PREDICTION_COLUMNS} FROM ledger_prediction_rows
+        WHERE {in_range} AND request_id NOT IN (SELECT request_id FROM repeated WHERE request_id IS NOT NULL)
+        UNION ALL
+        SELECT {PREDICTION_COLUMNS} FROM (
+            SELECT {PREDICTION_COLUMNS},
+                   row_number() OVER (PARTITION BY request_id, row ORDER BY {NEWEST_FIRST}) AS newest
+            FROM ledger_prediction_rows
+            WHERE {in_range} AND (request_id IN (SELECT request_id FROM repeated)) IS TRUE) AS ranked
+        WHERE newest = 1)"""
+
+
+def performance_sql(request_id: RequestIdColumns, prediction: PredictionFilter) -> str:
     # The predictions are counted by version, car, class and label first, so that the answers
     # are joined to those few groups, not to every prediction: SQLite would otherwise scan its
     # batches once per car. Brier score of one row: sum over classes of
     # (p - [class is the label])^2 = sum of p^2 - 2 p(label) + 1. PostgreSQL sums counts as numeric: cast back.
     return f"""
     WITH latest AS ({LATEST_LABELS}),
+    {predictions(request_id, prediction.in_range)},
     counted AS (
         SELECT p.version_id, p.position, p.class, l.label, count(*) AS n
-        FROM ledger_prediction_rows p
+        FROM predictions p
         JOIN ledger_versions v ON v.id = p.version_id
         JOIN ledger_routes r ON r.id = p.route_id
         LEFT JOIN latest l ON l.request_id = p.request_id AND l.row = p.row
-        WHERE {where}
+        WHERE {prediction.where}
         GROUP BY p.version_id, p.position, p.class, l.label),
     squares AS (
         SELECT version_id, position, sum(probability * probability) AS sum_sq

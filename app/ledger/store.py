@@ -3,7 +3,8 @@
 ``write`` moves spooled frames and the spool's new progress in one transaction, so a batch
 is in the database exactly once whatever crashes, and whoever replays the spool after it.
 Both keep a batch as one row (PostgreSQL its codes as an array, SQLite as JSON text); every
-query reads ``ledger_prediction_rows``, which shows one row per prediction on both databases.
+query reads ``ledger_prediction_rows``, which shows one row per record on both databases
+(``performance.predictions`` counts a row recorded twice once).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,8 +44,18 @@ def utc_time(moment: datetime) -> datetime:
         raise ValueError("the time is out of range once in UTC") from None
 
 
+@dataclass(frozen=True)
+class RequestIdColumns:
+    """A batch's request id in ``ledger_predictions`` on one database."""
+
+    stored: str  # the columns that hold it
+    shown: str  # it as ``ledger_prediction_rows`` shows it, from those columns
+
+
 class Store:
     """What both databases share; ``PostgresStore`` and ``SqliteStore`` add their own writes."""
+
+    REQUEST_ID: RequestIdColumns
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -124,6 +136,11 @@ class Store:
 
 
 class PostgresStore(Store):
+    # Grouped by the uuid, not its text: turning every uuid into text would cost more than the grouping.
+    REQUEST_ID = RequestIdColumns(
+        stored="request_uuid, request_text", shown="coalesce(replace(request_uuid::text, '-', ''), request_text)"
+    )
+
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._days: set[date] = set()
@@ -231,6 +248,8 @@ class PostgresStore(Store):
 
 
 class SqliteStore(Store):
+    REQUEST_ID = RequestIdColumns(stored="request_id", shown="request_id")
+
     def time_value(self, moment: datetime) -> Any:
         return utc_time(moment).timestamp()
 

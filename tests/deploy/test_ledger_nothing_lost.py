@@ -4,8 +4,9 @@ Two replicas (the Procfile's web command, two uvicorn workers each, a spool dire
 behind nginx with the shipped config, one PostgreSQL. Under load (one-row and multi-row
 requests, ``/api/v1/predict`` and v2 infer, each with its own X-Request-ID), workers are
 killed with SIGKILL ten times and PostgreSQL is stopped for 60 s, then started again. Once the
-service has drained (every spool file's bytes are in the database), the predictions in
-PostgreSQL are counted by (request id, row). Run with -s to see the figures.
+service has drained (every spool file's bytes are in the database), the records in PostgreSQL
+are counted by (request id, row), and so are the predictions its export shows. Run with -s to
+see the figures.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import psycopg
 import pytest
@@ -34,6 +36,7 @@ from devtools.programs import require_program, server_for_tests
 from tests.conftest import API, ARTICLE_ROW
 from tests.deploy.conftest import HEALTH_PATH, Replica
 from tests.deploy.load import Call, SteadyLoad
+from tests.ledger.conftest import run_ledger_command
 
 pytestmark = pytest.mark.chaos
 
@@ -204,8 +207,17 @@ def proxy(replicas: list[Replica], tmp_path: Path) -> Iterator[RunningNginx]:
         yield nginx
 
 
+def exported(url: str, directory: Path) -> collections.Counter[tuple[str, int]]:
+    """The predictions every query and the export see, by (request id, row)."""
+    out = directory / "ledger.parquet"
+    result = run_ledger_command(url, directory / "export", "export", str(out))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(out, columns=["request_id", "row"])
+    return collections.Counter(zip(frame["request_id"], frame["row"].astype(int), strict=True))
+
+
 def test_every_answered_prediction_is_in_postgresql_exactly_once_after_kills_and_an_outage(
-    postgres: RunningPostgres, replicas: list[Replica], proxy: RunningNginx
+    postgres: RunningPostgres, replicas: list[Replica], proxy: RunningNginx, tmp_path: Path
 ) -> None:
     for replica in replicas:
         wait_for_workers(replica)
@@ -241,6 +253,7 @@ def test_every_answered_prediction_is_in_postgresql_exactly_once_after_kills_and
     assert drained(postgres.url, replicas), "the spools did not drain into PostgreSQL"
     drained_s = time.monotonic() - started - loaded_s
     counts = recorded(postgres.url)
+    shown = exported(postgres.url, tmp_path)
     expected = {(call.headers["X-Request-ID"], row) for call in load.answered for row in range(rows_of(call))}
     retried = retried_request_ids(proxy)
     missing = expected - counts.keys()
@@ -249,7 +262,8 @@ def test_every_answered_prediction_is_in_postgresql_exactly_once_after_kills_and
         f"\n{load.requests} requests in {loaded_s:.0f} s, {len(load.answered)} answered ({len(expected)} rows), "
         f"{len(load.failures)} failed; drained {drained_s:.0f} s later; "
         f"{KILLS} workers killed, PostgreSQL down {OUTAGE_S:.0f} s; {sum(counts.values())} rows in PostgreSQL, "
-        f"{len(missing)} missing, {len(duplicated)} twice ({len(retried)} requests retried by nginx on another replica)"
+        f"{len(missing)} missing, {len(duplicated)} recorded twice ({len(retried)} requests retried by nginx "
+        f"on another replica); {sum(shown.values())} rows exported"
     )
     assert len(load.answered) > 0.9 * load.requests, load.failures[:5]
     assert not missing, sorted(missing)[:10]
@@ -257,3 +271,6 @@ def test_every_answered_prediction_is_in_postgresql_exactly_once_after_kills_and
     # replica, which records it again (deploy/nginx/car-evaluation.conf). Nothing else twice.
     assert {request for request, _ in duplicated} <= retried, duplicated
     assert all(count == 2 for count in duplicated.values()), duplicated
+    # What the queries and the export count: each answered prediction once, the retry's record.
+    assert set(shown.values()) == {1}
+    assert expected <= shown.keys(), sorted(expected - shown.keys())[:10]

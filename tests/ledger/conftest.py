@@ -7,6 +7,7 @@ package's real answers.
 
 from __future__ import annotations
 
+import collections
 import secrets
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, text
 
 from app.ledger import Ledger, LedgerSettings
 from app.ledger.metrics import LedgerMetrics
@@ -82,6 +84,15 @@ def run_ledger_command(
 
 
 OpenLedger = Callable[..., Ledger]
+
+
+def records_per_row(engine: Engine) -> collections.Counter[tuple[str, int]]:
+    """Every record the database holds, by (request id, row): the view shows them all, queries the latest."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT request_id, row, count(*) FROM ledger_prediction_rows GROUP BY request_id, row")
+        )
+        return collections.Counter({(request, int(row)): int(count) for request, row, count in found})
 
 
 @pytest.fixture

@@ -18,15 +18,15 @@ from sqlalchemy import inspect
 
 from app.ledger import Ledger
 from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
-from app.ledger.cars import CLASSES, feature_names
+from app.ledger.cars import CLASSES, car_positions, feature_names
 from app.ledger.metrics import LedgerMetrics
 from app.ledger.schema import migrate
 from app.ledger.store import open_store, partition_name
-from car_evaluation_model import make_prediction
+from car_evaluation_model import __version__, make_prediction
 from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
-from tests.ledger.conftest import OpenLedger, ledger_settings, new_database, run_ledger_command
+from tests.ledger.conftest import OpenLedger, ledger_settings, new_database, records_per_row, run_ledger_command
 
 DAY = 86_400
 
@@ -183,6 +183,53 @@ def test_a_batch_given_by_positions_is_recorded_as_one_given_by_cars(
     given = frame[frame["request_id"] == "by-positions"][columns].reset_index(drop=True)
     pd.testing.assert_frame_equal(cars, given)
     assert len(given) == len(positions)
+
+
+def test_a_row_recorded_twice_counts_once_as_its_latest_record(
+    ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
+) -> None:
+    now = time.time()
+    ledger = open_ledger(ledger_url)
+    ledger.record(answered("retried", [10, 11, 12], version="first-attempt", at=now - 60))  # its worker died
+    ledger.record(answered("retried", [10, 11, 12], version="retry", at=now))  # the other replica answered
+    ledger.record(answered("reused", [20, 21], at=now - 60))  # a client's id sent again, with one car
+    ledger.record(answered("reused", [22], at=now))
+    ledger.record(answered("once", [30], at=now))
+    assert ledger.drain(30)
+    assert ledger.add_labels([{"request_id": "retried", "row": 0, "label": "acc"}]) == [None]
+
+    assert sum(records_per_row(ledger.store.engine).values()) == 10  # every record is kept
+    assert ledger.export(tmp_path / "all.parquet") == 6
+    assert shown(tmp_path / "all.parquet") == {
+        ("retried", 0): ("retry", 10),
+        ("retried", 1): ("retry", 11),
+        ("retried", 2): ("retry", 12),
+        ("reused", 0): (__version__, 22),
+        ("reused", 1): (__version__, 21),  # recorded once
+        ("once", 0): (__version__, 30),
+    }
+    by_version = {version["model_version"]: version for version in ledger.performance()}
+    assert {name: version["predictions"] for name, version in by_version.items()} == {"retry": 3, __version__: 3}
+    assert by_version["retry"]["labelled"] == 1
+    assert [version["predictions"] for version in ledger.performance(model_version="first-attempt")] == []
+
+    # In a time range, the latest record in it: the first attempt is all a range before the retry holds.
+    before = datetime.fromtimestamp(now - 1, UTC)
+    assert ledger.export(tmp_path / "before.parquet", until=before) == 5
+    assert shown(tmp_path / "before.parquet") == {
+        **{("retried", row): ("first-attempt", car) for row, car in enumerate([10, 11, 12])},
+        ("reused", 0): (__version__, 20),
+        ("reused", 1): (__version__, 21),
+    }
+    assert ledger.export(tmp_path / "after.parquet", since=before) == 5  # without reused's row 1
+
+
+def shown(export: Path) -> dict[tuple[str, int], tuple[str, int]]:
+    """(request id, row): (model version, the car's position), for each exported row."""
+    frame = pd.read_parquet(export)
+    positions = car_positions(frame[list(feature_names())].itertuples(index=False, name=None))
+    rows = zip(frame["request_id"], frame["row"], frame["model_version"], positions, strict=True)
+    return {(request, row): (version, car) for request, row, version, car in rows}
 
 
 def test_the_ledger_knows_nothing_of_http() -> None:

@@ -24,7 +24,7 @@ PREDICTION_COLUMNS = "time, request_id, v2_id, version_id, route_id, row, positi
 
 
 # Of a row recorded twice, the latest record first; the other keys only make a tie come out the same way.
-NEWEST_FIRST = "time DESC, version_id DESC, route_id DESC, position DESC, class DESC, v2_id DESC"
+NEWEST_FIRST = "time DESC, version_id DESC, route_id DESC, position DESC, class DESC, v2_id DESC NULLS LAST"
 
 
 @dataclass(frozen=True)
@@ -60,22 +60,23 @@ def predictions(request_id: RequestIdColumns, in_range: str) -> str:
     between recording and answering it, or sent again by a client with the same id) is one
     prediction, its latest record in the range. The repeated ids are found among the batches of
     ``ledger_predictions``, grouped by their stored columns, not among rows; only their rows are
-    ranked. ``IS TRUE`` keeps PostgreSQL from making that test a join, which it would plan
-    by sorting every batch.
+    ranked. ``EXISTS``, not ``IN``: PostgreSQL checks ``IN`` with a hash only while its guess of
+    how many ids repeat fits work_mem, and past that reads them all again for every batch.
     """
     return f"""repeated AS (
         SELECT {request_id.shown} AS request_id FROM ledger_predictions
         WHERE {in_range}
         GROUP BY {request_id.stored} HAVING count(*) > 1),
     predictions AS (
-        SELECT {PREDICTION_COLUMNS} FROM ledger_prediction_rows
-        WHERE {in_range} AND request_id NOT IN (SELECT request_id FROM repeated WHERE request_id IS NOT NULL)
+        SELECT {PREDICTION_COLUMNS} FROM ledger_prediction_rows recorded
+        WHERE {in_range} AND NOT EXISTS (SELECT 1 FROM repeated WHERE repeated.request_id = recorded.request_id)
         UNION ALL
         SELECT {PREDICTION_COLUMNS} FROM (
             SELECT {PREDICTION_COLUMNS},
                    row_number() OVER (PARTITION BY request_id, row ORDER BY {NEWEST_FIRST}) AS newest
-            FROM ledger_prediction_rows
-            WHERE {in_range} AND (request_id IN (SELECT request_id FROM repeated)) IS TRUE) AS ranked
+            FROM ledger_prediction_rows recorded
+            WHERE {in_range} AND EXISTS (SELECT 1 FROM repeated WHERE repeated.request_id = recorded.request_id)
+        ) AS ranked
         WHERE newest = 1)"""
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import subprocess
 import sys
 import time
+import uuid
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -195,12 +196,18 @@ def test_a_row_recorded_twice_counts_once_as_its_latest_record(
     ledger.record(answered("reused", [20, 21], at=now - 60))  # a client's id sent again, with one car
     ledger.record(answered("reused", [22], at=now))
     ledger.record(answered("once", [30], at=now))
+    service_made = uuid.uuid4().hex  # stored as a uuid on PostgreSQL; its upper case as text
+    ledger.record(answered(service_made, [40], version="first-attempt", at=now - 60))
+    ledger.record(answered(service_made, [41], version="retry", at=now))
+    ledger.record(answered(service_made.upper(), [42], at=now - 60))
     assert ledger.drain(30)
     assert ledger.add_labels([{"request_id": "retried", "row": 0, "label": "acc"}]) == [None]
 
-    assert sum(records_per_row(ledger.store.engine).values()) == 10  # every record is kept
-    assert ledger.export(tmp_path / "all.parquet") == 6
+    assert sum(records_per_row(ledger.store.engine).values()) == 13  # every record is kept
+    assert ledger.export(tmp_path / "all.parquet") == 8
     assert shown(tmp_path / "all.parquet") == {
+        (service_made, 0): ("retry", 41),
+        (service_made.upper(), 0): (__version__, 42),
         ("retried", 0): ("retry", 10),
         ("retried", 1): ("retry", 11),
         ("retried", 2): ("retry", 12),
@@ -209,19 +216,21 @@ def test_a_row_recorded_twice_counts_once_as_its_latest_record(
         ("once", 0): (__version__, 30),
     }
     by_version = {version["model_version"]: version for version in ledger.performance()}
-    assert {name: version["predictions"] for name, version in by_version.items()} == {"retry": 3, __version__: 3}
+    assert {name: version["predictions"] for name, version in by_version.items()} == {"retry": 4, __version__: 4}
     assert by_version["retry"]["labelled"] == 1
     assert [version["predictions"] for version in ledger.performance(model_version="first-attempt")] == []
 
     # In a time range, the latest record in it: the first attempt is all a range before the retry holds.
     before = datetime.fromtimestamp(now - 1, UTC)
-    assert ledger.export(tmp_path / "before.parquet", until=before) == 5
+    assert ledger.export(tmp_path / "before.parquet", until=before) == 7
     assert shown(tmp_path / "before.parquet") == {
         **{("retried", row): ("first-attempt", car) for row, car in enumerate([10, 11, 12])},
+        (service_made, 0): ("first-attempt", 40),
+        (service_made.upper(), 0): (__version__, 42),
         ("reused", 0): (__version__, 20),
         ("reused", 1): (__version__, 21),
     }
-    assert ledger.export(tmp_path / "after.parquet", since=before) == 5  # without reused's row 1
+    assert ledger.export(tmp_path / "after.parquet", since=before) == 6  # without reused's row 1
 
 
 def shown(export: Path) -> dict[tuple[str, int], tuple[str, int]]:

@@ -136,7 +136,7 @@ class Store:
 
 
 class PostgresStore(Store):
-    # Grouped by the uuid, not its text: turning every uuid into text would cost more than the grouping.
+    # Repeated ids are grouped by the stored uuid: only the few repeated ones are turned into text.
     REQUEST_ID = RequestIdColumns(
         stored="request_uuid, request_text", shown="coalesce(replace(request_uuid::text, '-', ''), request_text)"
     )

@@ -2,8 +2,8 @@
 
 A recorder (``app.data_plane.Recorder``): it runs on the event loop before the answer is sent,
 and ``Ledger.record`` only appends to this worker's spool (no database round trip). An answer's
-rows are its positions among the cars; their classes and probabilities are the model's table at
-those positions. A spool at its bound with ``LEDGER_WHEN_FULL=refuse`` makes the answer a 503.
+rows are its positions among the cars; their classes and probabilities are the shipped model's
+answers at those positions. A spool at its bound with ``LEDGER_WHEN_FULL=refuse`` makes the answer a 503.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from app.data_plane import Answered, Call, Refused
 from app.errors import ApiError
 from app.ledger import Ledger, LedgerFullError, RecordedBatch
-from car_evaluation_model.predict import trained_table
+from app.ledger.batch import trained_answers
 
 
 class LedgerRecorder:
@@ -21,7 +21,6 @@ class LedgerRecorder:
         self.ledger = ledger
 
     def answered(self, call: Call, answer: Answered) -> None:
-        table = trained_table()
         positions = answer.rows.positions
         batch = RecordedBatch(
             request_id=call.request_id,
@@ -29,12 +28,9 @@ class LedgerRecorder:
             route=call.route,
             model_version=answer.version,
             time=time.time(),
-            classes=table.classes,
             rows=answer.row_numbers if answer.row_numbers is not None else range(len(positions)),
-            cars=(),
-            predictions=list(map(table.labels.__getitem__, positions)),
-            probabilities=list(map(table.probability_rows.__getitem__, positions)),
             positions=positions,
+            answers=trained_answers(),
         )
         try:
             self.ledger.record(batch)

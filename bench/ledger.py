@@ -41,7 +41,7 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from app.ledger import Ledger, LedgerSettings, RecordedBatch
-from app.ledger.cars import feature_names
+from app.ledger.cars import cars_at
 from app.ledger.metrics import LedgerMetrics
 from app.ledger.spool import Spool
 from bench import results as results_file
@@ -177,11 +177,11 @@ def per_call(function: Callable[[Argument], object], argument: Argument, calls: 
     return best * 1e6
 
 
-Cost = tuple[int, str, float, float, float]
+Cost = tuple[int, float, float, float]
 
 
 def record_cost(database: Database, work: Path, calls: int) -> list[Cost]:
-    """Per row count and way of giving the cars: record with its writer running, alone, make_prediction; in us."""
+    """Per row count: record with its writer running, alone, make_prediction; in us."""
     url = database.new("record_cost")
     ledger = Ledger.open(settings(url, work / "record_cost"), LedgerMetrics(CollectorRegistry()))
     assert ledger is not None
@@ -189,20 +189,19 @@ def record_cost(database: Database, work: Path, calls: int) -> list[Cost]:
     for rows in (1, BIG):
         positions = [random.randrange(1728) for _ in range(rows)]
         batch = answered("0123456789abcdef0123456789abcdef", positions)
-        inputs = [dict(zip(feature_names(), car, strict=True)) for car in batch.cars]
-        cases.append((rows, "values", batch, inputs, max(1, calls // rows)))
-        by_position = dataclasses.replace(batch, cars=[], positions=positions)
-        cases.append((rows, "positions", by_position, inputs, max(1, calls // rows)))
-    with_writer = [per_call(ledger.record, batch, repeat) for _, _, batch, _, repeat in cases]
+        columns = cars_at(positions)
+        inputs = [dict(zip(columns, car, strict=True)) for car in zip(*columns.values(), strict=True)]
+        cases.append((rows, batch, inputs, max(1, calls // rows)))
+    with_writer = [per_call(ledger.record, batch, repeat) for _, batch, _, repeat in cases]
     ledger.writer.stop(timeout=DRAIN_TIMEOUT_S)
-    alone = [per_call(ledger.record, batch, repeat) for _, _, batch, _, repeat in cases]
+    alone = [per_call(ledger.record, batch, repeat) for _, batch, _, repeat in cases]
     predict = [
-        per_call(lambda data: make_prediction(input_data=data), inputs, repeat) for _, _, _, inputs, repeat in cases
+        per_call(lambda data: make_prediction(input_data=data), inputs, repeat) for _, _, inputs, repeat in cases
     ]
     ledger.close()
     return [
-        (rows, given, writing, quiet, predicting)
-        for (rows, given, *_), writing, quiet, predicting in zip(cases, with_writer, alone, predict, strict=True)
+        (rows, writing, quiet, predicting)
+        for (rows, *_), writing, quiet, predicting in zip(cases, with_writer, alone, predict, strict=True)
     ]
 
 
@@ -224,17 +223,15 @@ def report(title: str, ingests: list[Ingest], costs: list[Cost]) -> str:
     lines += [
         "",
         "`Ledger.record` in process: with its writer thread running (what a worker pays, the writer's share"
-        " included), and alone (the writer stopped), beside `make_prediction` for the same rows; the cars"
-        " given by their values or by their positions (`positions`, as the data plane has them).",
+        " included), and alone (the writer stopped), beside `make_prediction` for the same cars (a list"
+        " of dicts, as JSON gives them).",
         "",
-        "| rows | cars given by | record, writer running | record alone | make_prediction |"
-        " record, writer running / make_prediction |",
-        "|--:|---|--:|--:|--:|--:|",
+        "| rows | record, writer running | record alone | make_prediction | record, writer running / make_prediction |",
+        "|--:|--:|--:|--:|--:|",
     ]
-    for rows, given, with_writer, alone, predict in costs:
+    for rows, with_writer, alone, predict in costs:
         lines.append(
-            f"| {rows:,} | {given} | {with_writer:.1f} us | {alone:.1f} us | {predict:.1f} us |"
-            f" {with_writer / predict:.2f} |"
+            f"| {rows:,} | {with_writer:.1f} us | {alone:.1f} us | {predict:.1f} us | {with_writer / predict:.2f} |"
         )
     return "\n".join(lines)
 

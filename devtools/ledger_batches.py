@@ -1,4 +1,4 @@
-"""Batches as the service records them, from the model package's real answers (tests and bench)."""
+"""Batches as the service records them, of the shipped model's answers (tests and bench)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 
 from app.ledger import RecordedBatch
-from app.ledger.cars import CLASSES, cars_at
-from car_evaluation_model import make_prediction
+from app.ledger.batch import trained_answers
+from car_evaluation_model import __version__
 
 ROUTE = "/api/v1/predict"
 
@@ -17,24 +17,19 @@ def answered(
     positions: Sequence[int],
     *,
     rows: Sequence[int] | None = None,
-    version: str | None = None,
+    version: str = __version__,
     route: str = ROUTE,
     v2_id: str | None = None,
     at: float | None = None,
 ) -> RecordedBatch:
-    """The batch the service would record for the cars at ``positions``, predicted by the model package."""
-    columns = cars_at(positions)
-    cars = list(zip(*columns.values(), strict=True))
-    result = make_prediction(input_data=[dict(zip(columns, car, strict=True)) for car in cars])
+    """The batch the service would record for the cars at ``positions``."""
     return RecordedBatch(
         request_id=request_id,
         v2_id=v2_id,
         route=route,
-        model_version=version or result["version"],
+        model_version=version,
         time=time.time() if at is None else at,
-        classes=CLASSES,
         rows=list(range(len(positions))) if rows is None else rows,
-        cars=cars,
-        predictions=result["predictions"] or [],
-        probabilities=[list(row.values()) for row in result["probabilities"] or []],
+        positions=positions,
+        answers=trained_answers(),
     )

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy
 
 from app.ledger.cars import CLASSES
+from car_evaluation_model.predict import trained_table
 
 # frame length, time, rows, flags, then the byte lengths of request id, v2 id, route, model
 # version, and the number of answers (cars with their probabilities) that follow the rows.
@@ -30,16 +35,41 @@ CLASS_COUNT = len(CLASSES)
 NO_PREDICTION = -1  # no code is negative: where SQLite's ledger marks a row without a prediction
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ModelAnswers:
+    """A model version's answers to every car, by the car's position: what a batch's rows are read from.
+
+    A model version answers a car always the same, so a batch names its cars' positions and
+    these give each row's code and each car's probabilities, with no work per row in Python.
+    """
+
+    codes: numpy.ndarray[Any, numpy.dtype[numpy.uint16]]  # position -> position * CLASS_COUNT + class
+    probabilities: numpy.ndarray[Any, numpy.dtype[numpy.float64]]  # (position, class in ``CLASSES`` order)
+
+    @classmethod
+    def of(cls, classes: Sequence[str], labels: Sequence[str], probabilities: numpy.ndarray[Any, Any]) -> ModelAnswers:
+        """From a model's label and probabilities (one per class of ``classes``) for each car, in position order."""
+        if tuple(classes) != CLASSES:
+            raise ValueError(f"a model's classes must be the ledger's, {CLASSES}, not {tuple(classes)}")
+        class_index = {label: index for index, label in enumerate(CLASSES)}
+        codes = [position * CLASS_COUNT + class_index[label] for position, label in enumerate(labels)]
+        return cls(numpy.array(codes, dtype=numpy.uint16), numpy.asarray(probabilities, dtype=numpy.float64))
+
+
+@cache
+def trained_answers() -> ModelAnswers:
+    """The shipped model's answers: the model package's table of them over every car."""
+    table = trained_table()
+    return ModelAnswers.of(table.classes, table.labels, table.probabilities)
+
+
 @dataclass(slots=True)  # not frozen, as ``Frame``: one is made for every answered request
 class RecordedBatch:
-    """One answered batch: the request, and per answered row its index, car, class and probabilities.
+    """One answered batch: the request, and per answered row its index and its car's position.
 
-    ``rows``, ``cars``, ``predictions`` and ``probabilities`` are parallel; ``cars`` hold each
-    car's feature values as canonical strings, ``probabilities`` one float per class of
-    ``classes`` (or a ``{class: probability}`` mapping, such as the model package's
-    ``Probabilities``; only a car's first row in a spool file is read). ``positions``, when
-    given, are the cars' positions (``InputRows.positions``) and ``cars`` is not read.
-    ``time`` is seconds since the epoch (``time.time()``).
+    ``rows`` and ``positions`` are parallel: each answered row's index in the request and its
+    car's position (``InputRows.positions``); ``answers`` are what the model version answers
+    each car. ``time`` is seconds since the epoch (``time.time()``).
     """
 
     request_id: str
@@ -47,12 +77,9 @@ class RecordedBatch:
     route: str
     model_version: str
     time: float
-    classes: Sequence[str]
     rows: Sequence[int]
-    cars: Sequence[tuple[str, ...]]
-    predictions: Sequence[str]
-    probabilities: Sequence[Sequence[float] | Mapping[str, float]]
-    positions: Sequence[int] | None = None
+    positions: Sequence[int]
+    answers: ModelAnswers
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per frame
@@ -70,7 +97,10 @@ class Frame:
 
 
 def encode(
-    batch: RecordedBatch, codes: array[int], rows: Sequence[int], answers: Sequence[tuple[int, Sequence[float]]]
+    batch: RecordedBatch,
+    codes: numpy.ndarray[Any, numpy.dtype[numpy.uint16]],
+    rows: Sequence[int],
+    answers: Sequence[tuple[int, Sequence[float]]],
 ) -> bytes:
     """The frame of ``batch``; ``answers`` are the (position, probabilities) to store with it."""
     request_id = batch.request_id.encode()

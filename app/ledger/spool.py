@@ -13,20 +13,19 @@ import fcntl
 import os
 import secrets
 import threading
-from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from operator import add
 from pathlib import Path
+from typing import Any
 
-from app.ledger.batch import CLASS_COUNT, RecordedBatch, encode
-from app.ledger.cars import CLASSES, car_positions
+import numpy
+
+from app.ledger.batch import RecordedBatch, encode
 
 SUFFIX = ".spool"
 OPENING_SUFFIX = ".opening"
 # A file is retired (the next appends go to a new one) past this size, then deleted once in the database.
 ROTATE_BYTES = 64 * 1024 * 1024
-CLASS_INDEX = {label: index for index, label in enumerate(CLASSES)}
 
 
 class LedgerFullError(Exception):
@@ -40,7 +39,8 @@ class SpoolFile:
     path: Path
     fd: int
     written: int | None = None  # bytes of the file already in the database
-    seen: dict[str, set[int]] = field(default_factory=dict)  # version -> cars whose answers it holds
+    # version -> per car, whether the file holds its answers
+    seen: dict[str, numpy.ndarray[Any, numpy.dtype[numpy.bool_]]] = field(default_factory=dict)
 
 
 class Spool:
@@ -75,20 +75,20 @@ class Spool:
 
     def append(self, batch: RecordedBatch) -> None:
         """Append ``batch``; at the bound, count its rows as not recorded or raise ``LedgerFullError``."""
-        if tuple(batch.classes) != CLASSES:
-            raise ValueError(f"a batch's classes must be the model's, {CLASSES}, not {batch.classes}")
-        # Row by row only in C (map): this runs on the event loop for every answered row.
-        positions = car_positions(batch.cars) if batch.positions is None else list(batch.positions)
-        codes = array(
-            "H", map(add, map(CLASS_COUNT.__mul__, positions), map(CLASS_INDEX.__getitem__, batch.predictions))
-        )
-        if not len(codes) == len(batch.rows) == len(positions):
-            raise ValueError(f"a batch of {len(batch.rows)} rows, {len(positions)} cars and {len(codes)} predictions")
+        # No Python work per row (this runs on the event loop for every answered row): the cars'
+        # codes and the first sight of each are looked up in numpy.
+        positions = numpy.fromiter(batch.positions, dtype=numpy.uint16, count=len(batch.positions))
+        codes = batch.answers.codes[positions]  # IndexError past the last car
+        if len(codes) != len(batch.rows):
+            raise ValueError(f"a batch of {len(batch.rows)} rows and {len(codes)} cars")
         with self.lock:
             current = self.current
-            seen = current.seen.setdefault(batch.model_version, set())
-            new = set(positions).difference(seen)
-            answers = _first_answers(positions, batch.probabilities, new) if new else []
+            if (seen := current.seen.get(batch.model_version)) is None:
+                seen = current.seen[batch.model_version] = numpy.zeros(len(batch.answers.codes), dtype=numpy.bool_)
+            answers: list[tuple[int, list[float]]] = []
+            if len(unseen := positions[~seen[positions]]):
+                new = numpy.unique(unseen)
+                answers = list(zip(new.tolist(), batch.answers.probabilities[new].tolist(), strict=True))
             frame = encode(batch, codes, batch.rows, answers)
             if self.backlog + len(frame) > self.max_bytes:
                 if self.refuse_when_full:
@@ -96,7 +96,8 @@ class Spool:
                 self.not_recorded += len(codes)
                 return
             os.write(current.fd, frame)
-            seen.update(new)
+            if answers:
+                seen[unseen] = True
             self.appended += len(frame)
 
     def rotate_if_large(self) -> None:
@@ -134,23 +135,6 @@ class Spool:
                 deleted.append(spool_file)
             os.close(spool_file.fd)
         return deleted
-
-
-def _first_answers(
-    positions: list[int], probabilities: Sequence[Sequence[float] | Mapping[str, float]], new: set[int]
-) -> list[tuple[int, Sequence[float]]]:
-    """(position, probabilities) of the first row of each car in ``new``."""
-    first: dict[int, int] = {}
-    for index, position in enumerate(positions):
-        if position in new and position not in first:
-            first[position] = index
-    return [(position, _in_class_order(probabilities[index])) for position, index in first.items()]
-
-
-def _in_class_order(probabilities: Sequence[float] | Mapping[str, float]) -> Sequence[float]:
-    if isinstance(probabilities, Mapping):
-        return [probabilities[label] for label in CLASSES]
-    return probabilities
 
 
 def claim_orphans(directory: Path, own: set[Path]) -> list[SpoolFile]:

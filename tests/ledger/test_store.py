@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import time
 import uuid
-from array import array
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy
 import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import inspect
 
 from app.ledger import Ledger
-from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode
-from app.ledger.cars import CLASSES, car_positions, feature_names
+from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode, trained_answers
+from app.ledger.cars import CLASSES, cars_at, feature_names
 from app.ledger.metrics import LedgerMetrics
 from app.ledger.schema import migrate
 from app.ledger.store import open_store, partition_name
-from car_evaluation_model import __version__, make_prediction
+from car_evaluation_model import __version__, domain_of, make_prediction
+from car_evaluation_model.config.core import config
 from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
@@ -50,8 +50,8 @@ def test_off_means_no_ledger(tmp_path: Path) -> None:
 
 
 def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
-    batch = RecordedBatch("r", "v2", "/route", "1.0", 1234.5, CLASSES, [0, 3], [], ["acc", "good"], [])
-    codes = array("H", [17 * 4 + 1, 1727 * 4 + 2])
+    batch = RecordedBatch("r", "v2", "/route", "1.0", 1234.5, [0, 3], [17, 1727], trained_answers())
+    codes = numpy.array([17 * 4 + 1, 1727 * 4 + 2], dtype=numpy.uint16)
     first = encode(batch, codes, batch.rows, [(17, [0.1, 0.6, 0.2, 0.1])])
     second = encode(batch, codes, [0, 1], [])
     assert len(first) == HEADER.size + len("rv2/route1.0") + 2 * 2 + 4 * 2 + ANSWER.size
@@ -70,8 +70,8 @@ def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
 
 
 def test_rows_that_follow_each_other_are_stored_as_their_first() -> None:
-    batch = RecordedBatch("r", None, "/route", "1.0", 1234.5, CLASSES, range(25_000, 25_003), [], ["acc"] * 3, [])
-    codes = array("H", [17 * 4 + 1] * 3)
+    batch = RecordedBatch("r", None, "/route", "1.0", 1234.5, range(25_000, 25_003), [17] * 3, trained_answers())
+    codes = numpy.array([17 * 4 + 1] * 3, dtype=numpy.uint16)
     following = encode(batch, codes, batch.rows, [])
     listed = encode(batch, codes, [25_000, 25_001, 25_002], [])
     scattered = encode(batch, codes, [25_000, 25_002, 25_003], [])
@@ -158,32 +158,23 @@ def test_request_ids_come_back_as_sent(postgres: RunningPostgres, open_ledger: O
     assert version["labelled"] == 1
 
 
-def test_a_batch_given_by_positions_is_recorded_as_one_given_by_cars(
+def test_the_ledger_records_what_the_model_package_answers(
     ledger_url: str | None, open_ledger: OpenLedger, tmp_path: Path
 ) -> None:
     positions = [1700, 3, 1700, 42]
-    by_cars = answered("by-cars", positions, version="by-cars")
-    result = make_prediction(input_data=[dict(zip(feature_names(), car, strict=True)) for car in by_cars.cars])
-    by_positions = dataclasses.replace(
-        by_cars,
-        request_id="by-positions",
-        model_version="by-positions",
-        cars=[],
-        positions=positions,
-        probabilities=result["probabilities"] or [],  # the model package's {class: probability}
-    )
     ledger = open_ledger(ledger_url)
-    ledger.record(by_cars)
-    ledger.record(by_positions)
+    ledger.record(answered("recorded", positions))
     assert ledger.drain(30)
     ledger.export(tmp_path / "out.parquet")
-    frame = pd.read_parquet(tmp_path / "out.parquet").sort_values(["request_id", "row"])
+    recorded = pd.read_parquet(tmp_path / "out.parquet").sort_values("row").reset_index(drop=True)
 
-    columns = [*feature_names(), "prediction", *(f"probability_{label}" for label in CLASSES)]
-    cars = frame[frame["request_id"] == "by-cars"][columns].reset_index(drop=True)
-    given = frame[frame["request_id"] == "by-positions"][columns].reset_index(drop=True)
-    pd.testing.assert_frame_equal(cars, given)
-    assert len(given) == len(positions)
+    cars = pd.DataFrame(cars_at(positions))
+    result = make_prediction(input_data=cars)
+    answered_by_pipeline = cars.assign(
+        prediction=result["predictions"],
+        **{f"probability_{label}": [row[label] for row in result["probabilities"] or []] for label in CLASSES},
+    )
+    pd.testing.assert_frame_equal(recorded[list(answered_by_pipeline.columns)], answered_by_pipeline)
 
 
 def test_a_row_recorded_twice_counts_once_as_its_latest_record(
@@ -236,7 +227,7 @@ def test_a_row_recorded_twice_counts_once_as_its_latest_record(
 def shown(export: Path) -> dict[tuple[str, int], tuple[str, int]]:
     """(request id, row): (model version, the car's position), for each exported row."""
     frame = pd.read_parquet(export)
-    positions = car_positions(frame[list(feature_names())].itertuples(index=False, name=None))
+    positions = domain_of(config.model).locate(frame[list(feature_names())])
     rows = zip(frame["request_id"], frame["row"], frame["model_version"], positions, strict=True)
     return {(request, row): (version, car) for request, row, version, car in rows}
 

@@ -49,12 +49,7 @@ def export_sql(request_id: RequestIdColumns, prediction: PredictionFilter) -> st
 def export(store: Store, out: Path, *, since: datetime | None = None, until: datetime | None = None) -> int:
     """Write the predictions made in [since, until) with their latest labels to ``out``; the row count."""
     answers = _answers(store)
-    prediction = prediction_filter(
-        None,
-        None,
-        None if since is None else store.time_value(since),
-        None if until is None else store.time_value(until),
-    )
+    prediction = prediction_filter(store, since=since, until=until)
     rows = store.query(export_sql(store.REQUEST_ID, prediction), prediction.parameters)
     count = 0
     with pq.ParquetWriter(out, SCHEMA) as writer:

@@ -116,12 +116,7 @@ class Ledger:
         until: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """Per model version: predictions, labelled, accuracy, estimates, confusion matrix, per class."""
-        prediction = prediction_filter(
-            model_version,
-            route,
-            None if since is None else self.store.time_value(since),
-            None if until is None else self.store.time_value(until),
-        )
+        prediction = prediction_filter(self.store, model_version, route, since, until)
         with database_reached():
             rows = self.store.query(performance_sql(self.store.REQUEST_ID, prediction), prediction.parameters)
             return summarise(rows)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from app.ledger.cars import CLASSES
-from app.ledger.store import RequestIdColumns
+from app.ledger.store import RequestIdColumns, Store
 
 LATEST_LABELS = """
     SELECT request_id, row, label, time FROM (
@@ -34,7 +35,14 @@ class PredictionFilter:
     parameters: dict[str, Any]
 
 
-def prediction_filter(model_version: str | None, route: str | None, since: Any, until: Any) -> PredictionFilter:
+def prediction_filter(
+    store: Store,
+    model_version: str | None = None,
+    route: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> PredictionFilter:
+    """The predictions of ``model_version`` on ``route`` made in [since, until), each left out when None."""
     conditions, in_range, parameters = ["TRUE"], ["TRUE"], {}
     for column, name, value in (
         ("v.name", "model_version", model_version),
@@ -45,10 +53,10 @@ def prediction_filter(model_version: str | None, route: str | None, since: Any, 
             parameters[name] = value
     if since is not None:
         in_range.append("time >= :since")
-        parameters["since"] = since
+        parameters["since"] = store.time_value(since)
     if until is not None:
         in_range.append("time < :until")
-        parameters["until"] = until
+        parameters["until"] = store.time_value(until)
     return PredictionFilter(" AND ".join(in_range), " AND ".join(conditions), parameters)
 
 

@@ -259,23 +259,21 @@ class SqliteStore(Store):
             connection.execute(text("DELETE FROM ledger_predictions WHERE time < :cutoff"), {"cutoff": cutoff})
 
     def _insert(self, connection: Connection, frames: Iterable[Frame]) -> None:
-        frames = list(frames)
-        heads = [
-            (
-                frame.time,
-                frame.request_id,
-                frame.v2_id,
-                self.id_of(connection, "ledger_versions", frame.model_version),
-                self.id_of(connection, "ledger_routes", frame.route),
+        # Each frame dropped once it is a row to insert, as PostgreSQL's COPY lines are: a chunk
+        # of frames alive at once would make the collector walk the heap.
+        answers: list[dict[str, Any]] = []
+        batches = []
+        for frame in frames:
+            version_id = self.id_of(connection, "ledger_versions", frame.model_version)
+            route_id = self.id_of(connection, "ledger_routes", frame.route)
+            answers.extend(
+                {"version": version_id, "position": position, "class": index, "p": p}
+                for position, probabilities in frame.answers.items()
+                for index, p in enumerate(probabilities)
             )
-            for frame in frames
-        ]
-        answers = [
-            {"version": head[3], "position": position, "class": index, "p": p}
-            for head, frame in zip(heads, frames, strict=True)
-            for position, probabilities in frame.answers.items()
-            for index, p in enumerate(probabilities)
-        ]
+            # A batch is one row: its first row and its codes, one per row from there, as a JSON
+            # array orjson makes from the frame's buffers, with no Python object per prediction.
+            batches.append((frame.time, frame.request_id, frame.v2_id, version_id, route_id, *_codes_by_row(frame)))
         if answers:
             connection.execute(
                 text(
@@ -284,9 +282,6 @@ class SqliteStore(Store):
                 ),
                 answers,
             )
-        # A batch is one row: its first row and its codes, one per row from there, as a JSON array
-        # orjson makes from the frame's buffers, with no Python object per prediction.
-        batches = ((*head, *_codes_by_row(frame)) for head, frame in zip(heads, frames, strict=True))
         raw = connection.connection.driver_connection
         raw.executemany(  # type: ignore[union-attr]
             "INSERT INTO ledger_predictions VALUES (?, ?, ?, ?, ?, ?, ?)", batches

@@ -35,7 +35,7 @@ CLASS_COUNT = len(CLASSES)
 NO_PREDICTION = -1  # no code is negative: where SQLite's ledger marks a row without a prediction
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False)  # numpy arrays: compared by identity
 class ModelAnswers:
     """A model version's answers to every car, by the car's position: what a batch's rows are read from.
 
@@ -52,8 +52,16 @@ class ModelAnswers:
         if tuple(classes) != CLASSES:
             raise ValueError(f"a model's classes must be the ledger's, {CLASSES}, not {tuple(classes)}")
         class_index = {label: index for index, label in enumerate(CLASSES)}
-        codes = [position * CLASS_COUNT + class_index[label] for position, label in enumerate(labels)]
-        return cls(numpy.array(codes, dtype=numpy.uint16), numpy.asarray(probabilities, dtype=numpy.float64))
+        if len(labels) != len(probabilities):
+            raise ValueError(f"{len(labels)} labels and {len(probabilities)} rows of probabilities")
+        codes = numpy.array(
+            [position * CLASS_COUNT + class_index[label] for position, label in enumerate(labels)], dtype=numpy.uint16
+        )
+        # Every batch of the model shares them: read-only, the probabilities a copy of the caller's.
+        probabilities = numpy.array(probabilities, dtype=numpy.float64)
+        codes.setflags(write=False)
+        probabilities.setflags(write=False)
+        return cls(codes, probabilities)
 
 
 @cache
@@ -68,8 +76,9 @@ class RecordedBatch:
     """One answered batch: the request, and per answered row its index and its car's position.
 
     ``rows`` and ``positions`` are parallel: each answered row's index in the request and its
-    car's position (``InputRows.positions``); ``answers`` are what the model version answers
-    each car. ``time`` is seconds since the epoch (``time.time()``).
+    car's position, as Python ints (``InputRows.positions``); ``answers`` are what the model
+    version answers each car, the same for every batch of that version. ``time`` is seconds
+    since the epoch (``time.time()``).
     """
 
     request_id: str

@@ -78,7 +78,7 @@ class Spool:
         # No Python work per row (this runs on the event loop for every answered row): the cars'
         # codes and the first sight of each are looked up in numpy.
         positions = numpy.fromiter(batch.positions, dtype=numpy.uint16, count=len(batch.positions))
-        codes = batch.answers.codes[positions]  # IndexError past the last car
+        codes = batch.answers.codes[positions]  # a Python int past the last car: OverflowError or IndexError
         if len(codes) != len(batch.rows):
             raise ValueError(f"a batch of {len(batch.rows)} rows and {len(codes)} cars")
         with self.lock:

@@ -259,8 +259,10 @@ class SqliteStore(Store):
             connection.execute(text("DELETE FROM ledger_predictions WHERE time < :cutoff"), {"cutoff": cutoff})
 
     def _insert(self, connection: Connection, frames: Iterable[Frame]) -> None:
-        # Each frame dropped once it is a row to insert, as PostgreSQL's COPY lines are: a chunk
-        # of frames alive at once would make the collector walk the heap.
+        # Each frame dropped once it is a row to insert (a tuple of numbers and strings), as
+        # PostgreSQL's COPY lines are: a chunk of frames alive at once would make the collector
+        # walk them again and again. The rows are listed, not generated during ``executemany``:
+        # ``id_of`` may run statements on the same connection.
         answers: list[dict[str, Any]] = []
         batches = []
         for frame in frames:

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from app.ledger import Ledger, LedgerFullError
-from app.ledger.batch import decode
+from app.ledger.batch import decode, trained_answers
+from app.ledger.spool import Spool
 from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
@@ -146,6 +147,22 @@ def test_at_the_bound(own_postgres: RunningPostgres, open_ledger: OpenLedger, tm
     # Room again: recording works.
     ledger.record(answered("after", [1]))
     assert ledger.drain(30)
+
+
+def test_a_car_first_seen_in_a_batch_the_full_spool_turned_away_has_its_answers_in_the_next(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=2**20, refuse_when_full=True)
+    spool.append(answered("first", [5]))
+    spool.max_bytes = spool.backlog  # full: nothing more fits
+    with pytest.raises(LedgerFullError):
+        spool.append(answered("turned-away", [7, 7]))
+    spool.max_bytes = 2**20
+
+    spool.append(answered("after", [7]))
+
+    frames = [frame for _, frame in decode(spool.current.path.read_bytes())]
+    assert [frame.request_id for frame in frames] == ["first", "after"]
+    assert frames[1].answers == {7: tuple(trained_answers().probabilities[7].tolist())}
+    spool.close()
 
 
 def test_a_ledger_opened_while_the_database_is_down_records_and_migrates_once_it_is_back(

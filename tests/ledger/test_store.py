@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import inspect
 
 from app.ledger import Ledger
-from app.ledger.batch import ANSWER, HEADER, RecordedBatch, decode, encode, trained_answers
+from app.ledger.batch import ANSWER, HEADER, ModelAnswers, RecordedBatch, decode, encode, trained_answers
 from app.ledger.cars import CLASSES, cars_at, feature_names
 from app.ledger.metrics import LedgerMetrics
 from app.ledger.schema import migrate
@@ -67,6 +67,18 @@ def test_frames_round_trip_and_a_torn_frame_is_not_read() -> None:
     assert two.rows is None  # rows 0 .. n-1
     assert len(two.codes) == 2
     assert two.answers == {}
+
+
+def test_a_models_answers_are_its_codes_and_probabilities_by_position_read_only() -> None:
+    answers = ModelAnswers.of(CLASSES, ["good", "unacc"], numpy.array([[0.1, 0.2, 0.6, 0.1], [0.7, 0.1, 0.1, 0.1]]))
+    assert answers.codes.tolist() == [0 * 4 + 2, 1 * 4 + 0]
+    assert answers.probabilities[1].tolist() == [0.7, 0.1, 0.1, 0.1]
+    with pytest.raises(ValueError, match="read-only"):
+        answers.codes[0] = 3
+    with pytest.raises(ValueError, match="must be the ledger's"):
+        ModelAnswers.of(list(reversed(CLASSES)), ["good"], numpy.ones((1, 4)))
+    with pytest.raises(ValueError, match="1 labels and 2 rows"):
+        ModelAnswers.of(CLASSES, ["good"], numpy.ones((2, 4)))
 
 
 def test_rows_that_follow_each_other_are_stored_as_their_first() -> None:
@@ -170,11 +182,11 @@ def test_the_ledger_records_what_the_model_package_answers(
 
     cars = pd.DataFrame(cars_at(positions))
     result = make_prediction(input_data=cars)
-    answered_by_pipeline = cars.assign(
+    by_make_prediction = cars.assign(
         prediction=result["predictions"],
         **{f"probability_{label}": [row[label] for row in result["probabilities"] or []] for label in CLASSES},
     )
-    pd.testing.assert_frame_equal(recorded[list(answered_by_pipeline.columns)], answered_by_pipeline)
+    pd.testing.assert_frame_equal(recorded[list(by_make_prediction.columns)], by_make_prediction)
 
 
 def test_a_row_recorded_twice_counts_once_as_its_latest_record(

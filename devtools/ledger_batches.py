@@ -29,7 +29,7 @@ def answered(
         route=route,
         model_version=version,
         time=time.time() if at is None else at,
-        rows=list(range(len(positions))) if rows is None else rows,
+        rows=range(len(positions)) if rows is None else rows,  # as the service numbers a request's rows
         positions=positions,
         answers=trained_answers(),
     )

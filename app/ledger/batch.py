@@ -51,11 +51,10 @@ class ModelAnswers:
         """From a model's label and probabilities (one per class of ``classes``) for each car, in position order."""
         if tuple(classes) != CLASSES:
             raise ValueError(f"a model's classes must be the ledger's, {CLASSES}, not {tuple(classes)}")
-        class_index = {label: index for index, label in enumerate(CLASSES)}
         if len(labels) != len(probabilities):
             raise ValueError(f"{len(labels)} labels and {len(probabilities)} rows of probabilities")
         codes = numpy.array(
-            [position * CLASS_COUNT + class_index[label] for position, label in enumerate(labels)], dtype=numpy.uint16
+            [position * CLASS_COUNT + CLASSES.index(label) for position, label in enumerate(labels)], dtype=numpy.uint16
         )
         # Every batch of the model shares them: read-only, the probabilities a copy of the caller's.
         probabilities = numpy.array(probabilities, dtype=numpy.float64)

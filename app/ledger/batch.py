@@ -106,7 +106,7 @@ class Frame:
 
 def encode(
     batch: RecordedBatch,
-    codes: numpy.ndarray[Any, numpy.dtype[numpy.uint16]],
+    codes: numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int],
     rows: Sequence[int],
     answers: Sequence[tuple[int, Sequence[float]]],
 ) -> bytes:

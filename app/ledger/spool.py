@@ -13,10 +13,11 @@ import fcntl
 import os
 import secrets
 import threading
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy
 
@@ -26,6 +27,11 @@ SUFFIX = ".spool"
 OPENING_SUFFIX = ".opening"
 # A file is retired (the next appends go to a new one) past this size, then deleted once in the database.
 ROTATE_BYTES = 64 * 1024 * 1024
+SMALL_BATCH_ROWS = 8  # batches up to this many rows are looked up in Python, larger ones in numpy
+
+
+Seen: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.bool_]]"  # per car, whether a file holds its answers
+Codes: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int]"  # cars' codes or positions
 
 
 class LedgerFullError(Exception):
@@ -40,7 +46,7 @@ class SpoolFile:
     fd: int
     written: int | None = None  # bytes of the file already in the database
     # version -> per car, whether the file holds its answers
-    seen: dict[str, numpy.ndarray[Any, numpy.dtype[numpy.bool_]]] = field(default_factory=dict)
+    seen: dict[str, Seen] = field(default_factory=dict)
 
 
 class Spool:
@@ -75,18 +81,15 @@ class Spool:
 
     def append(self, batch: RecordedBatch) -> None:
         """Append ``batch``; at the bound, count its rows as not recorded or raise ``LedgerFullError``."""
-        # No Python work per row (this runs on the event loop for every answered row): the cars'
-        # codes and the first sight of each are looked up in numpy.
-        positions = numpy.fromiter(batch.positions, dtype=numpy.uint16, count=len(batch.positions))
-        codes = batch.answers.codes[positions]  # a Python int past the last car: OverflowError or IndexError
-        if len(codes) != len(batch.rows):
-            raise ValueError(f"a batch of {len(batch.rows)} rows and {len(codes)} cars")
         with self.lock:
             current = self.current
             if (seen := current.seen.get(batch.model_version)) is None:
                 seen = current.seen[batch.model_version] = numpy.zeros(len(batch.answers.codes), dtype=numpy.bool_)
+            codes, unseen = _looked_up(batch, seen)
+            if len(codes) != len(batch.rows):
+                raise ValueError(f"a batch of {len(batch.rows)} rows and {len(codes)} cars")
             answers: list[tuple[int, list[float]]] = []
-            if len(unseen := positions[~seen[positions]]):
+            if len(unseen):
                 new = numpy.unique(unseen)
                 answers = list(zip(new.tolist(), batch.answers.probabilities[new].tolist(), strict=True))
             frame = encode(batch, codes, batch.rows, answers)
@@ -135,6 +138,22 @@ class Spool:
                 deleted.append(spool_file)
             os.close(spool_file.fd)
         return deleted
+
+
+def _looked_up(batch: RecordedBatch, seen: Seen) -> tuple[Codes, Codes | list[int]]:
+    """The code of each row's car, and the cars of the batch that ``seen`` does not mark.
+
+    A position past the last car raises ``OverflowError`` (past ``uint16``) or ``IndexError``.
+    This runs on the event loop for every answer: a large batch is looked up in numpy, with no
+    Python work per row; a few rows in Python, as numpy's fixed cost per call exceeds their
+    work (bench.run's one-row figures, in docs/performance.md).
+    """
+    table = batch.answers.codes
+    if len(batch.positions) <= SMALL_BATCH_ROWS:
+        few = array("H", batch.positions)
+        return array("H", [table[position] for position in few]), [position for position in few if not seen[position]]
+    positions = numpy.fromiter(batch.positions, dtype=numpy.uint16, count=len(batch.positions))
+    return table[positions], positions[~seen[positions]]
 
 
 def claim_orphans(directory: Path, own: set[Path]) -> list[SpoolFile]:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.ledger import Ledger, LedgerFullError
 from app.ledger.batch import decode, trained_answers
-from app.ledger.spool import Spool
+from app.ledger.spool import SMALL_BATCH_ROWS, Spool
 from devtools import REPO_ROOT
 from devtools.ledger_batches import answered
 from devtools.postgres import RunningPostgres
@@ -162,6 +162,36 @@ def test_a_car_first_seen_in_a_batch_the_full_spool_turned_away_has_its_answers_
     frames = [frame for _, frame in decode(spool.current.path.read_bytes())]
     assert [frame.request_id for frame in frames] == ["first", "after"]
     assert frames[1].answers == {7: tuple(trained_answers().probabilities[7].tolist())}
+    spool.close()
+
+
+@pytest.mark.parametrize("rows", [1, SMALL_BATCH_ROWS, SMALL_BATCH_ROWS + 1, 50])
+def test_small_and_large_batches_are_spooled_alike(tmp_path: Path, rows: int) -> None:
+    """Either side of ``SMALL_BATCH_ROWS`` (in Python or in numpy): each row's code, each car's answers once."""
+    spool = Spool(tmp_path, max_bytes=2**20, refuse_when_full=True)
+    table = trained_answers()
+    first = [(11 * row) % 40 for row in range(rows)]  # repeated cars within the batch
+    second = [(7 * row + 3) % 60 for row in range(rows)]  # some seen in the first batch, some not
+    spool.append(answered("first", first))
+    spool.append(answered("second", second))
+
+    frames = [frame for _, frame in decode(spool.current.path.read_bytes())]
+    assert [list(frame.codes) for frame in frames] == [table.codes[first].tolist(), table.codes[second].tolist()]
+    first_new, second_new = sorted(set(first)), sorted(set(second) - set(first))
+    assert [sorted(frame.answers) for frame in frames] == [first_new, second_new]
+    for frame in frames:
+        for position, probabilities in frame.answers.items():
+            assert probabilities == tuple(table.probabilities[position].tolist())
+    spool.close()
+
+
+@pytest.mark.parametrize("rows", [1, SMALL_BATCH_ROWS + 1])
+@pytest.mark.parametrize("position", [1728, 2**16, -1])
+def test_a_position_past_the_cars_is_refused_and_nothing_is_spooled(tmp_path: Path, rows: int, position: int) -> None:
+    spool = Spool(tmp_path, max_bytes=2**20, refuse_when_full=True)
+    with pytest.raises((IndexError, OverflowError)):
+        spool.append(answered("wrong", [*range(rows - 1), position]))
+    assert spool.current.path.read_bytes() == b""
     spool.close()
 
 

@@ -31,7 +31,8 @@ SMALL_BATCH_ROWS = 8  # batches up to this many rows are looked up in Python, la
 
 
 Seen: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.bool_]]"  # per car, whether a file holds its answers
-Codes: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int]"  # cars' codes or positions
+# A batch's cars' positions or codes: an array of a few (``SMALL_BATCH_ROWS``), or a numpy array.
+Cars: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int]"
 
 
 class LedgerFullError(Exception):
@@ -81,13 +82,14 @@ class Spool:
 
     def append(self, batch: RecordedBatch) -> None:
         """Append ``batch``; at the bound, count its rows as not recorded or raise ``LedgerFullError``."""
+        positions, codes = _positions_and_codes(batch)
+        if len(codes) != len(batch.rows):
+            raise ValueError(f"a batch of {len(batch.rows)} rows and {len(codes)} cars")
         with self.lock:
             current = self.current
             if (seen := current.seen.get(batch.model_version)) is None:
                 seen = current.seen[batch.model_version] = numpy.zeros(len(batch.answers.codes), dtype=numpy.bool_)
-            codes, unseen = _looked_up(batch, seen)
-            if len(codes) != len(batch.rows):
-                raise ValueError(f"a batch of {len(batch.rows)} rows and {len(codes)} cars")
+            unseen = _unseen(positions, seen)
             answers: list[tuple[int, list[float]]] = []
             if len(unseen):
                 new = numpy.unique(unseen)
@@ -140,20 +142,27 @@ class Spool:
         return deleted
 
 
-def _looked_up(batch: RecordedBatch, seen: Seen) -> tuple[Codes, Codes | list[int]]:
-    """The code of each row's car, and the cars of the batch that ``seen`` does not mark.
+def _positions_and_codes(batch: RecordedBatch) -> tuple[Cars, Cars]:
+    """The batch's cars' positions, and the code of each row's car.
 
-    A position past the last car raises ``OverflowError`` (past ``uint16``) or ``IndexError``.
+    A position past the last car raises ``OverflowError`` (outside ``uint16``) or ``IndexError``.
     This runs on the event loop for every answer: a large batch is looked up in numpy, with no
     Python work per row; a few rows in Python, as numpy's fixed cost per call exceeds their
-    work (bench.run's one-row figures, in docs/performance.md).
+    work (``Ledger.record`` in bench/results/ledger.md).
     """
     table = batch.answers.codes
     if len(batch.positions) <= SMALL_BATCH_ROWS:
         few = array("H", batch.positions)
-        return array("H", [table[position] for position in few]), [position for position in few if not seen[position]]
+        return few, array("H", [table[position] for position in few])
     positions = numpy.fromiter(batch.positions, dtype=numpy.uint16, count=len(batch.positions))
-    return table[positions], positions[~seen[positions]]
+    return positions, table[positions]
+
+
+def _unseen(positions: Cars, seen: Seen) -> Cars | list[int]:
+    """The positions that ``seen`` does not mark, each as often as it comes."""
+    if isinstance(positions, array):
+        return [position for position in positions if not seen[position]]
+    return positions[~seen[positions]]
 
 
 def claim_orphans(directory: Path, own: set[Path]) -> list[SpoolFile]:

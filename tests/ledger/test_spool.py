@@ -149,12 +149,15 @@ def test_at_the_bound(own_postgres: RunningPostgres, open_ledger: OpenLedger, tm
     assert ledger.drain(30)
 
 
-def test_a_car_first_seen_in_a_batch_the_full_spool_turned_away_has_its_answers_in_the_next(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows", [2, SMALL_BATCH_ROWS + 1])
+def test_a_car_first_seen_in_a_batch_the_full_spool_turned_away_has_its_answers_in_the_next(
+    tmp_path: Path, rows: int
+) -> None:
     spool = Spool(tmp_path, max_bytes=2**20, refuse_when_full=True)
     spool.append(answered("first", [5]))
     spool.max_bytes = spool.backlog  # full: nothing more fits
     with pytest.raises(LedgerFullError):
-        spool.append(answered("turned-away", [7, 7]))
+        spool.append(answered("turned-away", [7] * rows))
     spool.max_bytes = 2**20
 
     spool.append(answered("after", [7]))
@@ -170,8 +173,8 @@ def test_small_and_large_batches_are_spooled_alike(tmp_path: Path, rows: int) ->
     """Either side of ``SMALL_BATCH_ROWS`` (in Python or in numpy): each row's code, each car's answers once."""
     spool = Spool(tmp_path, max_bytes=2**20, refuse_when_full=True)
     table = trained_answers()
-    first = [(11 * row) % 40 for row in range(rows)]  # repeated cars within the batch
-    second = [(7 * row + 3) % 60 for row in range(rows)]  # some seen in the first batch, some not
+    first = [row // 2 for row in range(rows)]  # each car twice (once in a one-row batch)
+    second = [row // 2 + rows // 4 for row in range(rows)]  # some seen in the first batch, some not
     spool.append(answered("first", first))
     spool.append(answered("second", second))
 

@@ -39,6 +39,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 from pyspark.sql import DataFrame, SparkSession, functions
@@ -206,15 +207,17 @@ def spark_copy_with_columns(spark: SparkSession, source: Path, target: Path) -> 
     """Spark's read and write with columns like the output's added, scoring nothing: the ceiling of any
     Spark path that writes them, as ``floor`` is for pyarrow.
 
-    A feature's column as the prediction (as few values), one double per class with as many
-    values as there are cars (Parquet's dictionaries as large), and a null error.
+    A feature's column as the prediction (a few values, as the classes), per class a double with
+    as many different values as the model's table has (Parquet's dictionaries as large), and a
+    null error.
     """
     frame = spark.read.parquet(str(source))
-    cars = model_table().num_rows
+    table = model_table()
     added = []
-    for field in output_fields(config.model.classes):
+    for index, field in enumerate(output_fields(config.model.classes)):
         if pa.types.is_floating(field.type):
-            added.append((functions.floor(functions.rand(SEED) * cars) / cars).alias(field.name))
+            values = pc.count_distinct(table.column(field.name)).as_py()
+            added.append((functions.floor(functions.rand(SEED + index) * values) / values).alias(field.name))
         elif field.name == ERROR:
             added.append(functions.lit(None).cast("string").alias(field.name))
         else:

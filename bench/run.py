@@ -390,7 +390,13 @@ def main() -> None:
         action="store_true",
         help="one round instead of five (about 2 minutes), written to bench/results/quick/run.md, not run.md",
     )
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "bench" / "results",
+        help="where the raw figures (bench-<time>.json) go; the tables always go to bench/results/run.md "
+        "(with --quick, bench/results/quick/run.md)",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,

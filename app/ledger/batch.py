@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy
 
@@ -32,6 +32,8 @@ HAS_FIRST_ROW = 4  # the rows are first..first+n-1: only the first is stored
 FIRST_ROW = struct.Struct("<I")
 ANSWER = struct.Struct(f"<H{len(CLASSES)}d")
 CLASS_COUNT = len(CLASSES)
+# Cars' positions or codes (uint16): a numpy array, or for a batch of a few rows an ``array``.
+Cars: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int]"
 NO_PREDICTION = -1  # no code is negative: where SQLite's ledger marks a row without a prediction
 
 
@@ -106,7 +108,7 @@ class Frame:
 
 def encode(
     batch: RecordedBatch,
-    codes: numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int],
+    codes: Cars,
     rows: Sequence[int],
     answers: Sequence[tuple[int, Sequence[float]]],
 ) -> bytes:

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import numpy
 
-from app.ledger.batch import RecordedBatch, encode
+from app.ledger.batch import Cars, RecordedBatch, encode
 
 SUFFIX = ".spool"
 OPENING_SUFFIX = ".opening"
@@ -31,8 +31,6 @@ SMALL_BATCH_ROWS = 8  # batches up to this many rows are looked up in Python, la
 
 
 Seen: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.bool_]]"  # per car, whether a file holds its answers
-# A batch's cars' positions or codes: an array of a few (``SMALL_BATCH_ROWS``), or a numpy array.
-Cars: TypeAlias = "numpy.ndarray[Any, numpy.dtype[numpy.uint16]] | array[int]"
 
 
 class LedgerFullError(Exception):

@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol with bounds on a request's headers, in size and in time.
+"""uvicorn's httptools protocol with bounds on a request's headers, in size and in time, and small answers in one send.
 
 uvicorn sets no limit of its own: a client could send megabytes of headers (all buffered),
 or open connections and never finish their headers. Here the request line and headers
@@ -8,6 +8,7 @@ together may take ``MAX_REQUEST_HEADER_BYTES`` (else 431) and must arrive within
 only its own connection, is cut by the graceful-shutdown timeout on stop, and the proxy in
 front (deploy/nginx/) times out slow clients before they reach the service. A request the
 parser refuses gets uvicorn's 400, in the API's error shape and with a request id as the others.
+A response's head and a small body leave in one ``send()`` (``app.coalesced_writes``).
 
 The limits are the settings the app was built with (``create_app(settings)``): the app's
 lifespan hands them to the server in the ASGI lifespan state, which uvicorn gives every
@@ -25,6 +26,7 @@ from typing import Any
 from loguru import logger
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.coalesced_writes import CoalescedWrites
 from app.config import SETTINGS_STATE_KEY, Settings
 from app.errors import DETAIL, ApiError
 from app.request_ids import new_request_id
@@ -89,7 +91,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.awaiting_headers, self.header_bytes, self.header_tail = False, 0, b""
         self.header_deadline = None
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous:  # a request's cycle, made before its app task's first step
+            self.cycle.transport = self.response_transport()
+
+    def response_transport(self) -> asyncio.Transport:
+        """What a request's cycle writes its response to: a small response in one send (app.coalesced_writes)."""
+        return CoalescedWrites(self.transport, self.loop)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -1,11 +1,11 @@
-"""One ``send()`` for a small response: the transport a request's cycle writes its answer to.
+"""A response's writes of one step of the event loop sent together, at the step's end.
 
 uvicorn writes a response's status line and headers, then its body, as two ``transport.write``
 calls: on a socket with room, each is a ``send()`` system call and a TCP segment of its own.
-Here a small write waits for the next one, which takes it along, or for the event loop's next
-step, whichever comes first: a small response leaves in one ``send()``, as aiohttp sends its
-small responses (aio-libs/aiohttp#10991). Nothing waits longer than one step of the loop,
-large writes pass straight through, and the order of the bytes never changes.
+Here the writes a response makes in one step of the event loop wait until the loop's next
+step and leave in one ``send()``, with the other answers of that step (aiohttp likewise sends a
+small response's head and body in one packet: aio-libs/aiohttp#10991). Nothing waits longer
+than one step of the loop, at most ``FLUSH_BYTES`` wait, and the order of the bytes never changes.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-HOLD_BYTES = 4096  # a write up to this size may wait for the next one (a response's head is far smaller)
-JOIN_BYTES = 65536  # a held write and the next are copied into one buffer up to this size, else sent apart
+FLUSH_BYTES = 65536  # writes waiting are sent at once past this size; a larger write is not copied
 
 
 class CoalescedWrites(asyncio.Transport):
@@ -22,29 +21,28 @@ class CoalescedWrites(asyncio.Transport):
         super().__init__()
         self.transport = transport
         self.loop = loop
-        self.held: bytes | None = None
+        self.waiting: list[bytes] = []
+        self.waiting_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        held = self.held
-        if held is None:
-            if len(data) > HOLD_BYTES:
-                self.transport.write(data)
-            else:
-                self.held = bytes(data)
-                self.loop.call_soon(self.flush)
-            return
-        self.held = None
-        if len(held) + len(data) <= JOIN_BYTES:
-            self.transport.write(held + data)
-        else:
-            self.transport.write(held)
+        if len(data) >= FLUSH_BYTES:
+            self.flush()
             self.transport.write(data)
+            return
+        if not self.waiting:
+            self.loop.call_soon(self.flush)
+        self.waiting.append(data if isinstance(data, bytes) else bytes(data))  # the caller may reuse its buffer
+        self.waiting_bytes += len(data)
+        if self.waiting_bytes >= FLUSH_BYTES:
+            self.flush()
 
     def flush(self) -> None:
-        """Send a write still held."""
-        held, self.held = self.held, None
-        if held is not None:
-            self.transport.write(held)
+        """Send the writes waiting, in one ``send()``."""
+        waiting = self.waiting
+        if not waiting:
+            return
+        self.waiting, self.waiting_bytes = [], 0
+        self.transport.write(waiting[0] if len(waiting) == 1 else b"".join(waiting))
 
     def close(self) -> None:
         self.flush()

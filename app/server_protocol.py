@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol with bounds on a request's headers, in size and in time, and small answers in one send.
+"""uvicorn's httptools protocol with bounds on a request's headers, in size and in time, and answers in one send.
 
 uvicorn sets no limit of its own: a client could send megabytes of headers (all buffered),
 or open connections and never finish their headers. Here the request line and headers
@@ -8,7 +8,7 @@ together may take ``MAX_REQUEST_HEADER_BYTES`` (else 431) and must arrive within
 only its own connection, is cut by the graceful-shutdown timeout on stop, and the proxy in
 front (deploy/nginx/) times out slow clients before they reach the service. A request the
 parser refuses gets uvicorn's 400, in the API's error shape and with a request id as the others.
-A response's head and a small body leave in one ``send()`` (``app.coalesced_writes``).
+A response's head and body leave in one ``send()`` (``app.coalesced_writes``).
 
 The limits are the settings the app was built with (``create_app(settings)``): the app's
 lifespan hands them to the server in the ASGI lifespan state, which uvicorn gives every
@@ -97,7 +97,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.transport = self.response_transport()
 
     def response_transport(self) -> asyncio.Transport:
-        """What a request's cycle writes its response to: a small response in one send (app.coalesced_writes)."""
+        """What a request's cycle writes its response to: a loop step's writes in one send (app.coalesced_writes)."""
         return CoalescedWrites(self.transport, self.loop)
 
     def on_message_complete(self) -> None:
@@ -138,6 +138,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.header_deadline = None
         if self.transport.is_closing():
             return
+        if self.cycle is not None and isinstance(self.cycle.transport, CoalescedWrites):
+            self.cycle.transport.flush()  # the answer before, still waiting to be sent, goes first
         request_id = new_request_id()
         # No route owns a request refused before its head is read: the default shape.
         status, body = DETAIL.render(ApiError.single(status, [location], message, KINDS[status]))

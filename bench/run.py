@@ -361,7 +361,7 @@ def targets(results: dict[str, dict[str, Any]], in_process: list[dict[str, Any]]
         ("1-row p99 <= 1.5x ceiling's p99", ratio(1, ceiling, "p99_s"), 1.5, "<="),
         ("metrics cost: 1-row req/s >= 0.9x metrics off", ratio(1, metrics_off, measured=quiet), 0.9, ">="),
         (
-            "one send per small answer: 1-row req/s >= 1.1x head and body sent apart",
+            "one send per answer: 1-row req/s >= 1.1x head and body sent apart",
             ratio(1, sent_apart, measured=ledger_off),
             1.1,
             ">=",

@@ -10,7 +10,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
-from app.coalesced_writes import JOIN_BYTES, CoalescedWrites
+from app.coalesced_writes import FLUSH_BYTES, CoalescedWrites
 from app.server_protocol import GuardedHttpToolsProtocol
 
 ANSWER = b'{"predictions":["unacc"]}'
@@ -46,13 +46,21 @@ class RecordingTransport(asyncio.Transport):
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def exchange(app: App, request: bytes, transport: RecordingTransport | None = None) -> RecordingTransport:
-    """Hand ``request`` to the service's protocol serving ``app``; the transport once the answer is complete."""
+def exchange(
+    app: App,
+    request: bytes,
+    transport: RecordingTransport | None = None,
+    protocols: list[GuardedHttpToolsProtocol] | None = None,
+) -> RecordingTransport:
+    """Hand ``request`` to the service's protocol serving ``app`` (listed in ``protocols``); the transport once
+    the answer is complete."""
     transport = transport or RecordingTransport()
 
     async def run() -> None:
         config = uvicorn.Config(app, lifespan="off", log_config=None)
         protocol = GuardedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        if protocols is not None:
+            protocols.append(protocol)
         protocol.connection_made(transport)
         protocol.data_received(request)
         for _ in range(1000):
@@ -94,7 +102,7 @@ def test_an_answer_to_head_is_its_head_alone_sent_within_a_step() -> None:
 
 
 def test_a_large_body_is_sent_as_it_is_after_its_head() -> None:
-    body = b"x" * (JOIN_BYTES + 1)
+    body = b"x" * FLUSH_BYTES
     transport = exchange(answering(body), request())
     head, sent_body = transport.writes
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -127,20 +135,51 @@ def test_an_answer_that_closes_the_connection_is_sent_before_the_close() -> None
     assert transport.closed
 
 
-def test_a_held_write_goes_before_the_close_and_a_third_waits_for_the_next_step() -> None:
+def test_a_refusal_of_the_next_request_goes_after_the_answer_still_waiting() -> None:
+    protocols: list[GuardedHttpToolsProtocol] = []
+    too_large = b"GET / HTTP/1.1\r\nX-Pad: " + b"p" * 70_000
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await answering(ANSWER)(scope, receive, send)
+        protocols[0].data_received(too_large)  # in the same step: the answer has not been sent yet
+
+    transport = exchange(app, request(), protocols=protocols)
+    answer, refusal = transport.writes
+    assert answer.endswith(b"\r\n\r\n" + ANSWER)
+    assert refusal.startswith(b"HTTP/1.1 431 ")
+
+
+def test_the_writes_of_one_step_leave_together_at_its_end_and_before_a_close() -> None:
     async def run() -> RecordingTransport:
         transport = RecordingTransport()
         writes = CoalescedWrites(transport, asyncio.get_running_loop())
         writes.write(b"head")
-        writes.write(b"body")
+        writes.write(bytearray(b"body"))
         writes.write(b"tail")
-        assert transport.writes == [b"headbody"]
+        assert transport.writes == []
         await asyncio.sleep(0)
-        assert transport.writes == [b"headbody", b"tail"]
+        assert transport.writes == [b"headbodytail"]
         writes.write(b"last")
         writes.close()
         return transport
 
     transport = asyncio.run(run())
-    assert transport.writes == [b"headbody", b"tail", b"last"]
+    assert transport.writes == [b"headbodytail", b"last"]
     assert transport.closed
+
+
+def test_writes_past_the_bound_are_sent_at_once_and_a_large_one_as_it_is() -> None:
+    async def run() -> RecordingTransport:
+        transport = RecordingTransport()
+        writes = CoalescedWrites(transport, asyncio.get_running_loop())
+        half = b"h" * (FLUSH_BYTES // 2)
+        writes.write(half)
+        writes.write(half)
+        assert transport.writes == [half + half]
+        large = memoryview(b"l" * FLUSH_BYTES)
+        writes.write(b"small")
+        writes.write(large)
+        assert transport.writes == [half + half, b"small", large]
+        return transport
+
+    asyncio.run(run())

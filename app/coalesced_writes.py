@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-FLUSH_BYTES = 65536  # writes waiting are sent at once past this size; a larger write is not copied
+# Writes waiting are sent at once past this size, and a write this large is sent as it is, not
+# copied. A 1,000-row answer (about 120 KB) still leaves with its head.
+FLUSH_BYTES = 1 << 20
 
 
 class CoalescedWrites(asyncio.Transport):

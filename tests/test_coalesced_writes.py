@@ -101,6 +101,14 @@ def test_an_answer_to_head_is_its_head_alone_sent_within_a_step() -> None:
     assert sent.endswith(b"content-length: %d\r\n\r\n" % len(ANSWER))
 
 
+def test_an_answer_of_a_thousand_rows_leaves_with_its_head_in_one_send() -> None:
+    body = b"r" * 200_000
+    transport = exchange(answering(body), request())
+    [sent] = transport.writes
+    assert sent.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert sent.endswith(b"\r\n\r\n" + body)
+
+
 def test_a_large_body_is_sent_as_it_is_after_its_head() -> None:
     body = b"x" * FLUSH_BYTES
     transport = exchange(answering(body), request())

@@ -1,4 +1,4 @@
-"""A small answer in one send: the service's protocol with a transport that records each write."""
+"""An answer in one send: the service's protocol with a transport that records each write."""
 
 from __future__ import annotations
 
@@ -74,10 +74,10 @@ def exchange(
     return transport
 
 
-def answering(body: bytes, *, headers: list[tuple[bytes, bytes]] | None = None) -> App:
+def answering(body: bytes) -> App:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        fixed = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers or fixed})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -87,7 +87,7 @@ def request(method: str = "GET", extra: str = "") -> bytes:
     return f"{method} /api/v1/health HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode()
 
 
-def test_a_small_answer_leaves_in_one_send() -> None:
+def test_an_answer_leaves_in_one_send() -> None:
     transport = exchange(answering(ANSWER), request())
     [sent] = transport.writes
     assert sent.startswith(b"HTTP/1.1 200 OK\r\n")
